@@ -1,0 +1,110 @@
+// The only module that reads process.env. Everything is parsed and checked once per container, so a
+// misconfiguration fails the cold start loudly instead of surfacing as odd behaviour per request.
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'local-development-secret-not-for-deployment';
+
+const optionalUrl = z.url().optional();
+const positiveInt = (fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().positive())
+    .default(fallback);
+
+const envSchema = z.object({
+  SERVICE_NAME: z.string().default('serverless-shop'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  STAGE: z.string().default('dev'),
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  // serverless-offline sets IS_OFFLINE, `serverless invoke local` sets IS_LOCAL, vitest sets VITEST.
+  IS_OFFLINE: z.string().optional(),
+  IS_LOCAL: z.string().optional(),
+  VITEST: z.string().optional(),
+
+  DATABASE_URL: optionalUrl,
+  DB_POOL_MAX: positiveInt(5),
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
+  DB_CONNECT_TIMEOUT_MS: positiveInt(2000),
+  EMBEDDED_DB_DIR: z.string().default('.data/pglite'),
+  EMBEDDED_DB_PORT: positiveInt(54329),
+  // Relative to the working directory: scripts and `serverless` commands run from the project root.
+  MIGRATIONS_DIR: z.string().default('lib/db/migrations'),
+
+  REDIS_URL: optionalUrl,
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt(100),
+  CACHE_TTL_SECONDS: positiveInt(60),
+
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
+  JWT_SECRET_ID: z.string().optional(),
+  TOKEN_TTL_SECONDS: positiveInt(3600),
+  EVENT_BUS_NAME: z.string().optional(),
+
+  ADMIN_EMAIL: z.email().optional(),
+  ADMIN_PASSWORD: z.string().min(8).optional(),
+
+  MAX_BODY_BYTES: positiveInt(16 * 1024),
+  CORS_ORIGINS: z.string().default('*'),
+
+  PUSHGATEWAY_URL: optionalUrl,
+  PUSH_TIMEOUT_MS: positiveInt(200),
+});
+
+export type Config = ReturnType<typeof loadConfig>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  // serverless.yml passes `${env:X, ''}` through: an empty variable means unset.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const local = Boolean(e.IS_OFFLINE || e.IS_LOCAL || e.VITEST || !e.AWS_LAMBDA_FUNCTION_NAME);
+  if (!local && !e.JWT_SECRET && !e.JWT_SECRET_ID) {
+    throw new Error('Invalid configuration: JWT_SECRET or JWT_SECRET_ID is required when deployed');
+  }
+  if (!local && !e.DATABASE_URL) {
+    throw new Error('Invalid configuration: DATABASE_URL is required when deployed');
+  }
+  return Object.freeze({
+    service: e.SERVICE_NAME,
+    stage: e.STAGE,
+    region: e.AWS_REGION,
+    functionName: e.AWS_LAMBDA_FUNCTION_NAME ?? 'local',
+    local,
+    logLevel: e.LOG_LEVEL,
+    database: Object.freeze({
+      url: e.DATABASE_URL,
+      poolMax: e.DB_POOL_MAX,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      embeddedDir: e.EMBEDDED_DB_DIR,
+      embeddedPort: e.EMBEDDED_DB_PORT,
+      migrationsDir: e.MIGRATIONS_DIR,
+    }),
+    cache: Object.freeze({
+      redisUrl: e.REDIS_URL,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+    }),
+    auth: Object.freeze({
+      // A fixed secret is only ever used off AWS (checked above), so local tokens survive restarts.
+      jwtSecret: e.JWT_SECRET ?? (e.JWT_SECRET_ID ? undefined : DEV_JWT_SECRET),
+      jwtSecretId: e.JWT_SECRET_ID,
+      tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+    }),
+    events: Object.freeze({ busName: e.EVENT_BUS_NAME }),
+    seed: Object.freeze({ adminEmail: e.ADMIN_EMAIL, adminPassword: e.ADMIN_PASSWORD }),
+    http: Object.freeze({
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    }),
+    metrics: Object.freeze({ pushgatewayUrl: e.PUSHGATEWAY_URL, pushTimeoutMs: e.PUSH_TIMEOUT_MS }),
+  });
+}
+
+export const config: Config = loadConfig();

@@ -1,0 +1,62 @@
+import { db } from '../db/query.ts';
+import { isUniqueViolation } from '../db/errors.ts';
+import { hashPassword, verifyPassword, verifyAgainstNothing } from '../auth/passwords.ts';
+import { issueToken, type Principal, type Role } from '../auth/tokens.ts';
+import { business } from '../metrics/business.ts';
+import { EmailTakenError, InvalidCredentialsError, NotFoundError } from './errors.ts';
+import type { Credentials, Registration } from './schemas.ts';
+
+export interface User {
+  id: number;
+  email: string;
+  name: string;
+  role: Role;
+}
+export interface Session {
+  user: User;
+  token: string;
+}
+
+type UserRow = { id: number; email: string; name: string; role: Role; password_hash: string };
+const toUser = (row: UserRow): User => ({ id: row.id, email: row.email, name: row.name, role: row.role });
+const normaliseEmail = (email: string) => email.trim().toLowerCase();
+const sessionFor = async (user: User): Promise<Session> => ({ user, token: await issueToken({ userId: user.id, role: user.role }) });
+
+export async function register(input: Registration): Promise<Session> {
+  const email = normaliseEmail(input.email);
+  try {
+    const [row] = await db.query<UserRow>(
+      { operation: 'insert', table: 'users' },
+      'INSERT INTO users (email, password_hash, name, role) VALUES ($1, $2, $3, $4) RETURNING id, email, name, role',
+      [email, await hashPassword(input.password), input.name, 'customer'],
+    );
+    business.userRegistered();
+    return await sessionFor(toUser(row!));
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new EmailTakenError('an account with this email already exists');
+    throw err;
+  }
+}
+
+export async function login(input: Credentials): Promise<Session> {
+  const [row] = await db.query<UserRow>(
+    { operation: 'select', table: 'users' },
+    'SELECT id, email, name, role, password_hash FROM users WHERE lower(email) = $1',
+    [normaliseEmail(input.email)],
+  );
+  // An unknown email costs the same hashing work as a wrong password: no account enumeration by timing.
+  const valid = row ? await verifyPassword(input.password, row.password_hash) : await verifyAgainstNothing(input.password);
+  business.loginAttempted(valid ? 'success' : 'failure');
+  if (!row || !valid) throw new InvalidCredentialsError('email or password is incorrect');
+  return sessionFor(toUser(row));
+}
+
+export async function me(principal: Principal): Promise<User> {
+  const [row] = await db.query<UserRow>(
+    { operation: 'select', table: 'users' },
+    'SELECT id, email, name, role FROM users WHERE id = $1',
+    [principal.userId],
+  );
+  if (!row) throw new NotFoundError('user not found');
+  return toUser(row);
+}

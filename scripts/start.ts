@@ -1,0 +1,49 @@
+// `npm start`: the shop on this machine with nothing else installed. Without DATABASE_URL it serves the
+// embedded Postgres (PGlite, data in .data/pglite) from this process; with it, it migrates and seeds that
+// database. Then it runs serverless-offline until Ctrl-C.
+import { spawn } from 'node:child_process';
+
+// Local conveniences, set before lib/config.ts reads the environment; real values always win.
+process.env.ADMIN_EMAIL ??= 'admin@shop.local';
+process.env.ADMIN_PASSWORD ??= 'admin-password';
+
+const { config } = await import('../lib/config.ts');
+const { prepareDatabase } = await import('../lib/db/prepare.ts');
+const { startEmbeddedDatabase } = await import('../lib/db/embedded.ts');
+
+let stopDatabase = async () => {};
+if (config.database.url) {
+  await prepareDatabase(config.database.url);
+} else {
+  const embedded = await startEmbeddedDatabase({ dataDir: config.database.embeddedDir, port: config.database.embeddedPort });
+  process.env.DATABASE_URL = embedded.url;
+  stopDatabase = embedded.stop;
+  console.log(`Embedded Postgres (PGlite) on ${embedded.url}, data in ${config.database.embeddedDir}`);
+}
+if (!config.cache.redisUrl) console.log('No REDIS_URL: using the in-process cache');
+if (!config.metrics.pushgatewayUrl) console.log('No PUSHGATEWAY_URL: metrics are recorded but not pushed');
+
+const port = process.env.HTTP_PORT ?? '3000';
+const offline = spawn('npx', ['serverless', 'offline', 'start'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+offline.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  if (chunk.toString().includes('Server ready')) {
+    console.log(`
+serverless-shop is up on http://127.0.0.1:${port}
+  curl http://127.0.0.1:${port}/api/products?limit=3
+  curl http://127.0.0.1:${port}/healthz
+Admin: ${process.env.ADMIN_EMAIL} / ${process.env.ADMIN_PASSWORD}. Ctrl-C stops everything.`);
+  }
+});
+
+let stopping = false;
+const stop = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  offline.kill('SIGTERM');
+  await stopDatabase();
+  process.exit(code);
+};
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+offline.on('exit', (code) => void stop(code ?? 1));
