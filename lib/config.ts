@@ -3,6 +3,7 @@
 import { z } from 'zod';
 
 const DEV_JWT_SECRET = 'local-development-secret-not-for-deployment';
+export const LOCAL_ADMIN = Object.freeze({ email: 'admin@shop.local', password: 'admin-password' });
 
 const optionalUrl = z.url().optional();
 const positiveInt = (fallback: number) =>
@@ -98,7 +99,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
     }),
     events: Object.freeze({ busName: e.EVENT_BUS_NAME }),
-    seed: Object.freeze({ adminEmail: e.ADMIN_EMAIL, adminPassword: e.ADMIN_PASSWORD }),
+    // Off AWS, a known admin makes the seeded shop usable at once (README, events/); deployed, only if set.
+    seed: Object.freeze({
+      adminEmail: e.ADMIN_EMAIL ?? (local ? LOCAL_ADMIN.email : undefined),
+      adminPassword: e.ADMIN_PASSWORD ?? (local ? LOCAL_ADMIN.password : undefined),
+    }),
     http: Object.freeze({
       maxBodyBytes: e.MAX_BODY_BYTES,
       corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),

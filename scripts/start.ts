@@ -3,13 +3,9 @@
 // database. Then it runs serverless-offline until Ctrl-C.
 import { spawn } from 'node:child_process';
 
-// Local conveniences, set before lib/config.ts reads the environment; real values always win.
-process.env.ADMIN_EMAIL ??= 'admin@shop.local';
-process.env.ADMIN_PASSWORD ??= 'admin-password';
-
-const { config } = await import('../lib/config.ts');
-const { prepareDatabase } = await import('../lib/db/prepare.ts');
-const { startEmbeddedDatabase } = await import('../lib/db/embedded.ts');
+import { config } from '../lib/config.ts';
+import { prepareDatabase } from '../lib/db/prepare.ts';
+import { startEmbeddedDatabase } from '../lib/db/embedded.ts';
 
 let stopDatabase = async () => {};
 if (config.database.url) {
@@ -32,7 +28,7 @@ offline.stdout.on('data', (chunk: Buffer) => {
 serverless-shop is up on http://127.0.0.1:${port}
   curl http://127.0.0.1:${port}/api/products?limit=3
   curl http://127.0.0.1:${port}/healthz
-Admin: ${process.env.ADMIN_EMAIL} / ${process.env.ADMIN_PASSWORD}. Ctrl-C stops everything.`);
+Admin: ${config.seed.adminEmail} / ${config.seed.adminPassword}. Ctrl-C stops everything.`);
   }
 });
 

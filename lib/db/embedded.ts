@@ -15,14 +15,20 @@ export interface EmbeddedDatabase {
 // own pool) per warm function container, so it needs room for many.
 const MAX_CONNECTIONS = 200;
 
+export interface EmbeddedOptions {
+  dataDir: string;
+  migrationsDir?: string;
+  port: number;
+}
+
 /** Starts the server, then migrates and seeds it, so that its first client finds a ready shop. */
-export async function startEmbeddedDatabase(options: { dataDir: string; port: number }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   if (!options.dataDir.startsWith('memory://')) await mkdir(options.dataDir, { recursive: true });
   const pglite = await PGlite.create(options.dataDir);
   const server = new PGLiteSocketServer({ db: pglite, port: options.port, host: '127.0.0.1', maxConnections: MAX_CONNECTIONS });
   await server.start();
   const url = embeddedDatabaseUrl(options.port);
-  await prepareDatabase(url);
+  await prepareDatabase(url, options.migrationsDir);
   return {
     url,
     async stop() {

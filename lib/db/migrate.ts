@@ -4,10 +4,10 @@ import { config } from '../config.ts';
 import { log } from '../log.ts';
 
 /** Applies pending migrations; safe to run on every start (node-pg-migrate takes an advisory lock). */
-export async function migrate(databaseUrl: string): Promise<void> {
+export async function migrate(databaseUrl: string, dir = config.database.migrationsDir): Promise<void> {
   const applied = await runner({
     databaseUrl,
-    dir: path.resolve(config.database.migrationsDir),
+    dir: path.resolve(dir),
     direction: 'up',
     migrationsTable: 'pgmigrations',
     log: () => {}, // node-pg-migrate prints every statement; we report the outcome once below

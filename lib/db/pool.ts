@@ -1,8 +1,9 @@
 // One pg pool per container. Lambda reuses the container between invocations, so the pool (and its warm
 // connections) outlives a request; it is created on first use so that modules load without a database.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { config } from '../config.ts';
 import { log, describeError } from '../log.ts';
@@ -28,7 +29,7 @@ export async function databaseUrl(): Promise<string> {
 let embedded: Promise<string> | undefined;
 
 /**
- * Without DATABASE_URL: the embedded database on its fixed loopback port, started in this process when no
+ * Without DATABASE_URL: the embedded database on its fixed loopback port, started beside this process when no
  * one serves it yet (`npm start` does; a lone `serverless invoke local` starts its own).
  */
 function ensureEmbeddedDatabase(): Promise<string> {
@@ -36,17 +37,42 @@ function ensureEmbeddedDatabase(): Promise<string> {
     const { embeddedDir, embeddedPort } = config.database;
     const url = embeddedDatabaseUrl(embeddedPort);
     if (await isListening(embeddedPort)) return url;
-    // A run-time path, so esbuild does not bundle it: PGlite ships WASM files and never runs deployed.
-    // Local runs start from the project root, where Node 24 loads the TypeScript source as it is.
-    const modulePath = pathToFileURL(path.resolve('lib/db/embedded.ts')).href;
-    const { startEmbeddedDatabase } = (await import(modulePath)) as typeof import('./embedded.ts');
-    await startEmbeddedDatabase({ dataDir: embeddedDir, port: embeddedPort });
+    await startEmbeddedServerProcess(embeddedDir, embeddedPort);
     return url;
   })().catch((err: unknown) => {
     embedded = undefined;
     throw err;
   });
   return embedded;
+}
+
+/**
+ * Runs lib/db/embedded-server.ts in a child process tied to this one by IPC. An open PGlite keeps its
+ * process alive, and a lone `serverless invoke local` must exit once it has answered: the child closes the
+ * database and exits when this process goes away. Its path is resolved at run time so esbuild never bundles
+ * PGlite (WASM files, never deployed); Node 24 runs the TypeScript source as it is.
+ */
+async function startEmbeddedServerProcess(dataDir: string, port: number): Promise<void> {
+  const root = projectRoot();
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'lib', 'db', 'embedded-server.ts'), path.resolve(root, dataDir), String(port), path.resolve(root, config.database.migrationsDir)],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`embedded database exited with code ${code} before it was ready`)));
+  });
+  child.unref();
+  child.channel?.unref();
+}
+
+/** `invoke local` runs in the build directory inside the project, so look upwards for the project. */
+function projectRoot(): string {
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'lib', 'db', 'embedded.ts'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error('no DATABASE_URL, and no serverless-shop project above the working directory');
+  }
 }
 
 export const embeddedDatabaseUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;

@@ -23,10 +23,11 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 // Middy's own middlewares throw http-errors style objects; these are the ones a client can trigger.
-const CODE_BY_MIDDY_STATUS: Record<number, { code: string; message: string }> = {
-  413: { code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' },
-  415: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
-  422: { code: 'MALFORMED_JSON', message: 'request body is not valid JSON' },
+// http-json-body-parser says 422 for unparseable JSON; a syntax error is a plain 400 to us.
+const FROM_MIDDY_STATUS: Record<number, { status: number; code: string; message: string }> = {
+  413: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' },
+  415: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' },
+  422: { status: 400, code: 'MALFORMED_JSON', message: 'request body is not valid JSON' },
 };
 
 export class ValidationError extends AppError {
@@ -59,8 +60,8 @@ export function mapError(err: unknown): MappedError {
     return { response: json(status, body(err.code, err.message, err.details)) };
   }
   if (isMiddyHttpError(err) && err.statusCode < 500) {
-    const known = CODE_BY_MIDDY_STATUS[err.statusCode] ?? { code: 'BAD_REQUEST', message: 'bad request' };
-    return { response: json(err.statusCode, body(known.code, known.message)) };
+    const known = FROM_MIDDY_STATUS[err.statusCode] ?? { status: err.statusCode, code: 'BAD_REQUEST', message: 'bad request' };
+    return { response: json(known.status, body(known.code, known.message)) };
   }
   return { response: json(500, body('INTERNAL_ERROR', 'internal error')), fault: { type: 'unhandled', severity: 'critical' } };
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { db, transaction, type Queryable } from '../db/query.ts';
 import type { Principal } from '../auth/tokens.ts';
+import { UnauthorizedError } from '../auth/errors.ts';
 import { publishEvent } from '../aws/events.ts';
 import { business } from '../metrics/business.ts';
 import { countError } from '../metrics/errors.ts';
@@ -92,6 +93,12 @@ async function claimKey(tx: Queryable, userId: number, key: string, hash: string
   return { claimed: false, statusCode: stored.status_code, order: JSON.parse(stored.response_body) as Order };
 }
 
+/** A token outlives its account (tokens are not looked up); the order must not. */
+async function requireAccount(tx: Queryable, userId: number): Promise<void> {
+  const [user] = await tx.query({ operation: 'select', table: 'users' }, 'SELECT 1 FROM users WHERE id = $1', [userId]);
+  if (!user) throw new UnauthorizedError('the account of this token no longer exists');
+}
+
 async function placeOrder(tx: Queryable, userId: number, input: NewOrder): Promise<Order> {
   const ids = input.items.map((i) => i.productId);
   // Locked in id order, so two orders over the same products cannot deadlock.
@@ -136,6 +143,7 @@ async function placeOrder(tx: Queryable, userId: number, input: NewOrder): Promi
 
 export async function createOrder(principal: Principal, input: NewOrder, idempotencyKey?: string): Promise<OrderOutcome> {
   const outcome = await transaction('orders', async (tx): Promise<OrderOutcome> => {
+    await requireAccount(tx, principal.userId);
     if (idempotencyKey) {
       const claim = await claimKey(tx, principal.userId, idempotencyKey, requestHash(input));
       if (!claim.claimed) return { statusCode: claim.statusCode, order: claim.order, replayed: true };

@@ -29,19 +29,24 @@ export const listProductsQuery = z.strictObject({
   sort: z.enum(productSort).default('id'),
 });
 
-export const newProduct = z.strictObject({
-  sku: z.string().regex(/^[A-Z0-9][A-Z0-9-]{1,39}$/, 'must be 2-40 characters of A-Z, 0-9 and -'),
+const productFields = {
   name: text(200),
-  description: z.string().max(2000).default(''),
+  description: z.string().max(2000),
   category,
   priceCents: cents,
-  currency: currency.default('EUR'),
+  currency,
   stock,
+};
+export const newProduct = z.strictObject({
+  ...productFields,
+  sku: z.string().regex(/^[A-Z0-9][A-Z0-9-]{1,39}$/, 'must be 2-40 characters of A-Z, 0-9 and -'),
+  description: productFields.description.default(''),
+  currency: productFields.currency.default('EUR'),
 });
-export const productChanges = newProduct
-  .omit({ sku: true })
+// No defaults here: a field left out of an update keeps its value.
+export const productChanges = z
+  .strictObject(productFields)
   .partial()
-  .strict()
   .refine((changes) => Object.keys(changes).length > 0, 'at least one field must change');
 
 export const registration = z.strictObject({

@@ -3,7 +3,8 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { hashPassword, verifyPassword, verifyAgainstNothing } from '../auth/passwords.ts';
 import { issueToken, type Principal, type Role } from '../auth/tokens.ts';
 import { business } from '../metrics/business.ts';
-import { EmailTakenError, InvalidCredentialsError, NotFoundError } from './errors.ts';
+import { UnauthorizedError } from '../auth/errors.ts';
+import { EmailTakenError, InvalidCredentialsError } from './errors.ts';
 import type { Credentials, Registration } from './schemas.ts';
 
 export interface User {
@@ -57,6 +58,6 @@ export async function me(principal: Principal): Promise<User> {
     'SELECT id, email, name, role FROM users WHERE id = $1',
     [principal.userId],
   );
-  if (!row) throw new NotFoundError('user not found');
+  if (!row) throw new UnauthorizedError('the account of this token no longer exists');
   return toUser(row);
 }

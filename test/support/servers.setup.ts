@@ -1,0 +1,55 @@
+// The real servers for integration and e2e tests. DATABASE_URL and REDIS_URL, when set (as .ci/run sets
+// them), must answer or the run fails: a missing server is a failure, never a skip. Unset, the database is
+// the embedded PGlite (in memory, on a free port) and the cache is in-process, as with `npm start`.
+import net from 'node:net';
+import { TEST_ADMIN } from './test-env.ts';
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+
+export default async function setup(): Promise<(() => Promise<void>) | void> {
+  // Each project runs its global setups in this one process: the first one to get here prepares everything.
+  if (process.env.SHOP_TEST_SERVERS_READY) return;
+  process.env.SHOP_TEST_SERVERS_READY = '1';
+  process.env.ADMIN_EMAIL = TEST_ADMIN.email;
+  process.env.ADMIN_PASSWORD = TEST_ADMIN.password;
+  process.env.LOG_LEVEL ??= 'warn';
+
+  if (process.env.CI && (!process.env.DATABASE_URL || !process.env.REDIS_URL)) {
+    throw new Error('CI must run the tests against real servers: DATABASE_URL and REDIS_URL are required (see .ci/run)');
+  }
+
+  let stop = async () => {};
+  if (process.env.DATABASE_URL) {
+    const { prepareDatabase } = await import('../../lib/db/prepare.ts');
+    await prepareDatabase(process.env.DATABASE_URL).catch((err: unknown) => {
+      throw new Error(`DATABASE_URL is set but the database is not usable: ${(err as Error).message}`, { cause: err });
+    });
+  } else {
+    const { startEmbeddedDatabase } = await import('../../lib/db/embedded.ts');
+    const embedded = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
+    process.env.DATABASE_URL = embedded.url;
+    stop = embedded.stop;
+  }
+
+  if (process.env.REDIS_URL) {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(process.env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000 });
+    try {
+      await redis.connect();
+      await redis.flushdb(); // cached catalogue pages from an earlier run would not match this database
+    } catch (err) {
+      throw new Error(`REDIS_URL is set but Redis does not answer: ${(err as Error).message}`, { cause: err });
+    } finally {
+      redis.disconnect();
+    }
+  }
+  return stop;
+}

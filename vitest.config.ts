@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects, as in Powertools and prom-client: unit (no servers), integration (real Postgres and
+// Redis: the URLs from the environment, else the embedded defaults) and e2e (HTTP through serverless-offline).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/servers.setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/support/servers.setup.ts', 'test/support/offline.setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
