@@ -50,7 +50,14 @@ const envSchema = z.object({
   CORS_ORIGINS: z.string().default('*'),
 
   PUSHGATEWAY_URL: optionalUrl,
+  PUSHGATEWAY_USERNAME: z.string().optional(),
+  PUSHGATEWAY_PASSWORD: z.string().optional(),
   PUSH_TIMEOUT_MS: positiveInt(200),
+  // At least the function's concurrency limit (reservedConcurrency in serverless.yml).
+  METRICS_SLOTS: positiveInt(16),
+  METRICS_LEASE_TTL_MS: positiveInt(300_000),
+  // Groups not pushed for this long, whose lease is gone, are deleted by the janitor.
+  METRICS_STALE_AFTER_SECONDS: positiveInt(900),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -108,7 +115,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       maxBodyBytes: e.MAX_BODY_BYTES,
       corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     }),
-    metrics: Object.freeze({ pushgatewayUrl: e.PUSHGATEWAY_URL, pushTimeoutMs: e.PUSH_TIMEOUT_MS }),
+    metrics: Object.freeze({
+      pushgatewayUrl: e.PUSHGATEWAY_URL,
+      pushgatewayAuth:
+        e.PUSHGATEWAY_USERNAME && e.PUSHGATEWAY_PASSWORD ? { username: e.PUSHGATEWAY_USERNAME, password: e.PUSHGATEWAY_PASSWORD } : undefined,
+      pushTimeoutMs: e.PUSH_TIMEOUT_MS,
+      slots: e.METRICS_SLOTS,
+      leaseTtlMs: e.METRICS_LEASE_TTL_MS,
+      staleAfterSeconds: e.METRICS_STALE_AFTER_SECONDS,
+    }),
   });
 }
 

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL + Redis for the test suite (local runs and CI).
+# Throwaway PostgreSQL, Redis, Prometheus Pushgateway and Prometheus for the
+# test suite (local runs and CI).
 #
-#   scripts/test-servers.sh start <dir>   # prints two `export ...` lines on stdout
+#   scripts/test-servers.sh start <dir>   # prints `export ...` lines on stdout
 #   scripts/test-servers.sh stop  <dir>
 #
 #   eval "$(scripts/test-servers.sh start .ci/servers)"
 #
-# All state lives under <dir> (<dir>/pg, <dir>/redis). `start` is safe to
-# repeat: it first stops whatever a previous `start` left running in <dir>,
-# wipes <dir>/pg and <dir>/redis and builds them anew. `stop` ignores servers
-# that are already gone. Both servers listen on 127.0.0.1 only.
+# `start` exports DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL, PROMETHEUS_URL and
+# PROMTOOL.
 #
-# Ports: POSTGRES_PORT (default 55432), REDIS_PORT (default 56379).
-# Binaries come from the Debian packages `postgresql` and `redis-server`;
+# All state lives under <dir> (<dir>/pg, <dir>/redis, <dir>/pushgateway,
+# <dir>/prometheus). `start` is safe to repeat: it first stops whatever a
+# previous `start` left running in <dir>, wipes those directories and builds
+# them anew. `stop` ignores servers that are already gone. All servers listen
+# on 127.0.0.1 only. The Pushgateway keeps pushed metrics in memory only (no
+# persistence file), so every `start` begins with an empty gateway.
+#
+# Prometheus scrapes the Pushgateway (honor_labels) and itself every second;
+# its config is rendered from monitoring/prometheus.test.yml into
+# <dir>/prometheus/prometheus.yml with the actual ports.
+#
+# Ports: POSTGRES_PORT (default 55432), REDIS_PORT (default 56379),
+# PUSHGATEWAY_PORT (default 59091), PROMETHEUS_PORT (default 59090).
+# Binaries come from the Debian packages `postgresql`, `redis-server`,
+# `prometheus-pushgateway` and `prometheus` (which also ships promtool);
 # they are installed with apt-get when missing.
 set -euo pipefail
 
@@ -30,9 +42,18 @@ usage() {
 
 POSTGRES_PORT="${POSTGRES_PORT:-55432}"
 REDIS_PORT="${REDIS_PORT:-56379}"
+PUSHGATEWAY_PORT="${PUSHGATEWAY_PORT:-59091}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-59090}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
 # Prefix of the fallback PostgreSQL directory (see prepare_pg_root).
 PG_FALLBACK_PREFIX=/tmp/test-servers-pg.
+
+# Repository root, from this script's own location (scripts/..).
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+PROMETHEUS_TEMPLATE="$REPO_ROOT/monitoring/prometheus.test.yml"
+# Addresses hardcoded in the template, replaced by the actual ports.
+TEMPLATE_PUSHGATEWAY_ADDR=127.0.0.1:59091
+TEMPLATE_PROMETHEUS_ADDR=127.0.0.1:59090
 
 IS_ROOT=0
 [[ $EUID -eq 0 ]] && IS_ROOT=1
@@ -52,22 +73,42 @@ find_pg_bin() {
   echo "/usr/lib/postgresql/$major/bin"
 }
 
-have_binaries() {
-  local bin
-  bin="$(find_pg_bin)" || return 1
-  for tool in initdb pg_ctl pg_isready postgres createdb; do
-    [[ -x "$bin/$tool" ]] || return 1
+# Debian packages whose binaries are missing (none when all are there).
+missing_packages() {
+  local bin tool pkg missing=()
+  if ! bin="$(find_pg_bin)"; then
+    missing+=(postgresql)
+  else
+    for tool in initdb pg_ctl pg_isready postgres createdb; do
+      if [[ ! -x "$bin/$tool" ]]; then
+        missing+=(postgresql)
+        break
+      fi
+    done
+  fi
+  # tool:package (promtool ships with prometheus).
+  for pkg in redis-server:redis-server redis-cli:redis-tools \
+    prometheus-pushgateway:prometheus-pushgateway prometheus:prometheus \
+    promtool:prometheus curl:curl; do
+    command -v "${pkg%%:*}" >/dev/null || missing+=("${pkg#*:}")
   done
-  command -v redis-server >/dev/null && command -v redis-cli >/dev/null
+  ((${#missing[@]} == 0)) || printf '%s\n' "${missing[@]}" | sort -u
 }
 
 ensure_binaries() {
-  have_binaries && return 0
-  [[ $IS_ROOT -eq 1 ]] || die "postgresql/redis-server are missing and we are not root: install them with apt-get"
-  log "installing postgresql, redis-server and prometheus-pushgateway with apt-get"
+  local missing
+  missing="$(missing_packages)"
+  [[ -n "$missing" ]] || return 0
+  # shellcheck disable=SC2086 # one package name per word
+  set -- $missing
+  [[ $IS_ROOT -eq 1 ]] || die "missing packages and we are not root: apt-get install $*"
+  log "installing $* with apt-get"
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql redis-server prometheus-pushgateway
-  have_binaries || die "postgresql/redis binaries still missing after apt-get install"
+  # --no-install-recommends: prometheus would otherwise pull in
+  # prometheus-node-exporter and friends, which the tests do not need.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+  missing="$(missing_packages)"
+  [[ -z "$missing" ]] || die "still missing after apt-get install: $missing"
 }
 
 # --- helpers ----------------------------------------------------------------
@@ -103,6 +144,11 @@ wait_gone() {
   return 1
 }
 
+# True once http://127.0.0.1:$1$2 answers 2xx.
+http_ok() {
+  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1$2" 2>/dev/null
+}
+
 log_tail() {
   local file="$1"
   log "last lines of $file:"
@@ -118,6 +164,14 @@ set_paths() {
   REDIS_DIR="$DIR/redis"
   REDIS_PID="$REDIS_DIR/redis.pid"
   REDIS_LOG="$REDIS_DIR/redis.log"
+  PGW_DIR="$DIR/pushgateway"
+  PGW_PID="$PGW_DIR/pushgateway.pid"
+  PGW_LOG="$PGW_DIR/pushgateway.log"
+  PROM_DIR="$DIR/prometheus"
+  PROM_PID="$PROM_DIR/prometheus.pid"
+  PROM_LOG="$PROM_DIR/prometheus.log"
+  PROM_CONFIG="$PROM_DIR/prometheus.yml"
+  PROM_DATA="$PROM_DIR/data"
   set_pg_paths
 }
 
@@ -168,7 +222,7 @@ wipe() {
   if [[ -L "$PG_LINK" ]]; then
     wipe_pg_link
   fi
-  rm -rf -- "$PG_LINK" "$REDIS_DIR"
+  rm -rf -- "$PG_LINK" "$REDIS_DIR" "$PGW_DIR" "$PROM_DIR"
   set_pg_paths
 }
 
@@ -218,6 +272,40 @@ stop_redis() {
   rm -f -- "$REDIS_PID"
 }
 
+# Stop a server started in the background by start_bg: $1 pidfile, $2 its
+# /proc/<pid>/comm (at most 15 characters), $3 a name for the log.
+stop_bg() {
+  local pidfile="$1" comm="$2" name="$3" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(head -n 1 "$pidfile" 2>/dev/null || true)"
+  # Exact comm match: a prefix match on "prometheus" would also accept
+  # "prometheus-push".
+  if ! pid_is "$pid" "$comm" || [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$comm" ]]; then
+    log "$name ($pidfile) is not running"
+    rm -f -- "$pidfile"
+    return 0
+  fi
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" 15; then
+    log "$name (pid $pid) did not stop; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 5 || true
+  fi
+  rm -f -- "$pidfile"
+}
+
+# /proc/<pid>/comm is cut to 15 characters: "prometheus-push".
+stop_pushgateway() { stop_bg "$PGW_PID" prometheus-push pushgateway; }
+stop_prometheus() { stop_bg "$PROM_PID" prometheus prometheus; }
+
+stop_all() {
+  stop_prometheus
+  stop_pushgateway
+  stop_pg
+  stop_redis
+}
+
 cmd_stop() {
   local dir="$1"
   if [[ ! -d "$dir" ]]; then
@@ -225,8 +313,7 @@ cmd_stop() {
     return 0
   fi
   set_paths "$(cd "$dir" && pwd -P)"
-  stop_pg
-  stop_redis
+  stop_all
   # A fallback cluster under /tmp (see prepare_pg_root) would outlive a
   # deleted checkout: remove it now. A cluster inside <dir> is kept (its log
   # may help) until the next start wipes it.
@@ -333,11 +420,107 @@ start_redis() {
   die "redis not ready on 127.0.0.1:$REDIS_PORT after ${READY_TIMEOUT}s"
 }
 
+# Start "$@" in the background, in its own session, with stdin from
+# /dev/null, stdout+stderr appended to $1 and the caller's stdout (fd 3)
+# closed, so that a caller's $(...) does not wait for it. Writes its pid to $2.
+start_bg() {
+  local logfile="$1" pidfile="$2"
+  shift 2
+  # Without job control the child is not a process group leader, so setsid
+  # does not fork: $! is the server's own pid.
+  setsid "$@" </dev/null >>"$logfile" 2>&1 3>&- &
+  echo "$!" >"$pidfile"
+}
+
+# Wait until http://127.0.0.1:$port$path answers 2xx; fail early if the
+# process has died. $1 name, $2 pidfile, $3 logfile, $4 port, $5 path.
+wait_http() {
+  local name="$1" pidfile="$2" logfile="$3" port="$4" path="$5" pid i
+  pid="$(cat "$pidfile")"
+  for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+    http_ok "$port" "$path" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log_tail "$logfile"
+      die "$name exited during startup"
+    fi
+    sleep 0.1
+  done
+  log_tail "$logfile"
+  die "$name not ready on 127.0.0.1:$port$path after ${READY_TIMEOUT}s"
+}
+
+start_pushgateway() {
+  local bin
+  bin="$(command -v prometheus-pushgateway)"
+  log "pushgateway: $("$bin" --version 2>&1 | head -n 1), port $PUSHGATEWAY_PORT"
+  mkdir -p "$PGW_DIR"
+  : >"$PGW_LOG"
+  # Debian builds it with --persistence.file=/var/lib/prometheus/pushgateway.data
+  # as the default: an explicit empty value keeps pushed metrics in memory
+  # only, so nothing leaks between runs (or into a system pushgateway's file).
+  start_bg "$PGW_LOG" "$PGW_PID" "$bin" \
+    --web.listen-address="127.0.0.1:$PUSHGATEWAY_PORT" \
+    --persistence.file= \
+    --web.enable-admin-api \
+    --web.enable-lifecycle
+  wait_http pushgateway "$PGW_PID" "$PGW_LOG" "$PUSHGATEWAY_PORT" /-/ready
+}
+
+# Render monitoring/prometheus.test.yml with the actual ports.
+render_prometheus_config() {
+  [[ -f "$PROMETHEUS_TEMPLATE" ]] || die "missing $PROMETHEUS_TEMPLATE"
+  grep -qF "$TEMPLATE_PUSHGATEWAY_ADDR" "$PROMETHEUS_TEMPLATE" ||
+    die "$PROMETHEUS_TEMPLATE does not contain $TEMPLATE_PUSHGATEWAY_ADDR"
+  sed -e "s/${TEMPLATE_PUSHGATEWAY_ADDR//./\\.}/127.0.0.1:$PUSHGATEWAY_PORT/g" \
+    -e "s/${TEMPLATE_PROMETHEUS_ADDR//./\\.}/127.0.0.1:$PROMETHEUS_PORT/g" \
+    "$PROMETHEUS_TEMPLATE" >"$PROM_CONFIG"
+  promtool check config "$PROM_CONFIG" >"$PROM_DIR/promtool-check.log" 2>&1 || {
+    log_tail "$PROM_DIR/promtool-check.log"
+    die "invalid Prometheus config $PROM_CONFIG (from $PROMETHEUS_TEMPLATE)"
+  }
+}
+
+start_prometheus() {
+  local bin
+  bin="$(command -v prometheus)"
+  log "prometheus: $("$bin" --version 2>&1 | head -n 1), data in $PROM_DATA, port $PROMETHEUS_PORT"
+  mkdir -p "$PROM_DATA"
+  : >"$PROM_LOG"
+  render_prometheus_config
+  start_bg "$PROM_LOG" "$PROM_PID" "$bin" \
+    --config.file="$PROM_CONFIG" \
+    --storage.tsdb.path="$PROM_DATA" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --web.enable-admin-api \
+    --web.enable-lifecycle
+  wait_http prometheus "$PROM_PID" "$PROM_LOG" "$PROMETHEUS_PORT" /-/ready
+
+  # /-/ready answers long before the first scrape: Prometheus applies its
+  # scrape targets only on a 5 s reload tick. Wait until both targets have
+  # been scraped successfully, so that a test pushing right after start sees
+  # its metric after one scrape interval.
+  local i query='count(up{job=~"pushgateway|prometheus"} == 1) == 2'
+  for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+    if curl -fsS --max-time 2 -G --data-urlencode "query=$query" \
+      "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/query" 2>/dev/null |
+      grep -q '"result":\[{'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log_tail "$PROM_LOG"
+  die "prometheus did not scrape the pushgateway and itself within ${READY_TIMEOUT}s"
+}
+
 cmd_start() {
   local dir="$1"
-  [[ "$POSTGRES_PORT" =~ ^[0-9]+$ ]] || die "POSTGRES_PORT must be a number: $POSTGRES_PORT"
-  [[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "REDIS_PORT must be a number: $REDIS_PORT"
-  [[ "$POSTGRES_PORT" != "$REDIS_PORT" ]] || die "POSTGRES_PORT and REDIS_PORT must differ"
+  local var
+  for var in POSTGRES_PORT REDIS_PORT PUSHGATEWAY_PORT PROMETHEUS_PORT; do
+    [[ "${!var}" =~ ^[0-9]+$ ]] || die "$var must be a number: ${!var}"
+  done
+  [[ "$(printf '%s\n' "$POSTGRES_PORT" "$REDIS_PORT" "$PUSHGATEWAY_PORT" "$PROMETHEUS_PORT" |
+    sort -u | wc -l)" -eq 4 ]] ||
+    die "POSTGRES_PORT, REDIS_PORT, PUSHGATEWAY_PORT and PROMETHEUS_PORT must differ"
 
   ensure_binaries
   local bin
@@ -348,22 +531,30 @@ cmd_start() {
 
   # Idempotent: stop anything a previous start left in this dir, then start
   # from a clean slate.
-  stop_pg
-  stop_redis
+  stop_all
   wipe
 
-  port_in_use "$POSTGRES_PORT" && die "port $POSTGRES_PORT (POSTGRES_PORT) is already in use on 127.0.0.1"
-  port_in_use "$REDIS_PORT" && die "port $REDIS_PORT (REDIS_PORT) is already in use on 127.0.0.1"
+  for var in POSTGRES_PORT REDIS_PORT PUSHGATEWAY_PORT PROMETHEUS_PORT; do
+    port_in_use "${!var}" && die "port ${!var} ($var) is already in use on 127.0.0.1"
+  done
 
   # If anything below fails, do not leave half a set of servers running.
-  trap 'log "start failed; stopping what was started"; stop_pg; stop_redis' EXIT
+  trap 'log "start failed; stopping what was started"; stop_all' EXIT
   start_pg "$bin"
   start_redis
+  start_pushgateway
+  start_prometheus
   trap - EXIT
 
-  log "ready: postgres on 127.0.0.1:$POSTGRES_PORT (db shop), redis on 127.0.0.1:$REDIS_PORT"
+  local promtool
+  promtool="$(command -v promtool)"
+  log "ready: postgres on 127.0.0.1:$POSTGRES_PORT (db shop), redis on 127.0.0.1:$REDIS_PORT," \
+    "pushgateway on 127.0.0.1:$PUSHGATEWAY_PORT, prometheus on 127.0.0.1:$PROMETHEUS_PORT"
   printf 'export DATABASE_URL=postgres://postgres@127.0.0.1:%s/shop\n' "$POSTGRES_PORT" >&3
   printf 'export REDIS_URL=redis://127.0.0.1:%s\n' "$REDIS_PORT" >&3
+  printf 'export PUSHGATEWAY_URL=http://127.0.0.1:%s\n' "$PUSHGATEWAY_PORT" >&3
+  printf 'export PROMETHEUS_URL=http://127.0.0.1:%s\n' "$PROMETHEUS_PORT" >&3
+  printf 'export PROMTOOL=%s\n' "$promtool" >&3
 }
 
 # --- main -------------------------------------------------------------------

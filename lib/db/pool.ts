@@ -8,6 +8,7 @@ import pg from 'pg';
 import { config } from '../config.ts';
 import { log, describeError } from '../log.ts';
 import { toDatabaseError } from './errors.ts';
+import { reportPool } from '../metrics/database.ts';
 
 // int8 (ids, counts, sums) as numbers: every value we store stays far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -99,6 +100,7 @@ async function createPool(): Promise<pg.Pool> {
   });
   // An idle client whose server went away emits 'error'; unhandled, it would crash the container.
   created.on('error', (err) => log.warn('idle database connection lost', describeError(err)));
+  reportPool(() => ({ total: created.totalCount, idle: created.idleCount, waiting: created.waitingCount }));
   return created;
 }
 

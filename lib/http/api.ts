@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { config } from '../config.ts';
 import { metricsHooks } from '../metrics/http.ts';
+import { pushMetrics } from '../metrics/container.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { authenticate, bodyLimit, errorHandler, keepHeaders, validate } from './middlewares.ts';
 import { inputOf, type AuthMode, type RouteInput } from './input.ts';
@@ -44,7 +45,7 @@ export function api<
     return fn(inputOf(context) as RouteInput<Out<B>, Out<Q>, Out<P>, Who<A>>);
   };
 
-  const stack = middy<APIGatewayProxyEventV2, HttpResponse>(handler, metricsHooks(options.route, config.functionName))
+  const stack = middy<APIGatewayProxyEventV2, HttpResponse>(handler, metricsHooks(options.route, config.functionName, pushMetrics))
     .use(httpHeaderNormalizer())
     .use(keepHeaders())
     .use(httpContentNegotiation({ parseCharsets: false, parseLanguages: false, parseMediaTypes: false, parseEncodings: true, failOnMismatch: false }))

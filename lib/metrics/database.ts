@@ -1,4 +1,4 @@
-import { Histogram } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import { registry } from './registry.ts';
 
 export const dbQueryDuration = new Histogram({
@@ -12,3 +12,26 @@ export const dbQueryDuration = new Histogram({
 export function observeQuery(labels: { operation: string; table: string }, seconds: number): void {
   dbQueryDuration.observe(labels, seconds);
 }
+
+export interface PoolCounts {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+let poolCounts: (() => PoolCounts) | undefined;
+
+/** lib/db hands over its pool's counts; they are read when the registry is collected (at push time). */
+export function reportPool(read: () => PoolCounts): void {
+  poolCounts = read;
+}
+
+new Gauge({
+  name: 'db_pool_connections',
+  help: 'Connections of this container\'s pg pool, by state (total, idle, waiting clients).',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    const counts = poolCounts?.() ?? { total: 0, idle: 0, waiting: 0 };
+    for (const state of ['total', 'idle', 'waiting'] as const) this.set({ state }, counts[state]);
+  },
+});

@@ -48,7 +48,7 @@ export function parseRoute(route: string): RouteLabels {
   return { method, route: path };
 }
 
-export function metricsHooks(route: string, functionName: string) {
+export function metricsHooks(route: string, functionName: string, push: () => Promise<void>) {
   const labels = parseRoute(route);
   // Error ratios divide by these series: they exist at 0 before the first failure.
   httpRequests.inc({ ...labels, status_code: '500' }, 0);
@@ -59,7 +59,7 @@ export function metricsHooks(route: string, functionName: string) {
     requestStart(request: TimedRequest) {
       request.internal[START] = process.hrtime.bigint();
     },
-    requestEnd(request: TimedRequest) {
+    async requestEnd(request: TimedRequest) {
       const started = request.internal[START] as bigint | undefined;
       const seconds = started === undefined ? 0 : Number(process.hrtime.bigint() - started) / 1e9;
       const response = request.response as { statusCode?: number } | undefined | null;
@@ -72,6 +72,7 @@ export function metricsHooks(route: string, functionName: string) {
         coldStarts.inc({ function: functionName });
         coldStart = false;
       }
+      await push();
     },
   };
 }

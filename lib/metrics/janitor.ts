@@ -1,0 +1,113 @@
+// Keeps the gateway bounded and honest, run on a schedule (functions/ops/metrics-janitor.ts):
+// - deletes groups not pushed for `staleAfterSeconds` whose lease is gone (overflow and solo groups have none);
+// - re-pushes a slot's Redis state where the gateway holds other values and no container holds the slot
+//   (a late push from a timed-out request can land after a newer one; a restarted gateway forgets groups).
+import { groupSeries } from './pusher.ts';
+import { render, seriesKey, type Family, type Series } from './exposition.ts';
+import type { SlotStore } from './slots.ts';
+
+export interface JanitorOptions {
+  gatewayUrl: string;
+  slots?: SlotStore;
+  staleAfterSeconds: number;
+  /** Metadata (help, type) of every family, for groups the gateway has lost entirely. */
+  families: Map<string, Family>;
+  job?: string;
+  /** Functions whose slot states to check even when the gateway has no group for them. */
+  functions?: string[];
+  maxSlots?: number;
+  headers?: Record<string, string>;
+  now?: () => number;
+}
+
+export interface JanitorReport {
+  deleted: string[];
+  healed: string[];
+}
+
+interface GatewayGroup {
+  labels: Record<string, string>;
+  push_time_seconds?: { metrics: { value: string }[] };
+  [family: string]: unknown;
+}
+
+export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
+  const job = options.job ?? 'serverless-shop';
+  const now = options.now ?? Date.now;
+  const report: JanitorReport = { deleted: [], healed: [] };
+  const response = await fetch(new URL('/api/v1/metrics', options.gatewayUrl), { headers: options.headers });
+  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+  const body = (await response.json()) as { data: GatewayGroup[] };
+  const groupUrl = (labels: Record<string, string>) =>
+    new URL(`/metrics/job/${encodeURIComponent(job)}/function/${encodeURIComponent(labels.function!)}/instance/${encodeURIComponent(labels.instance!)}`, options.gatewayUrl).href;
+
+  const seen = new Set<string>();
+  for (const group of body.data) {
+    const { function: fn, instance } = group.labels;
+    if (group.labels.job !== job || !fn || !instance) continue;
+    seen.add(`${fn}/${instance}`);
+    const pushedAt = Number(group.push_time_seconds?.metrics[0]?.value ?? 0);
+    const stale = now() / 1000 - pushedAt > options.staleAfterSeconds;
+    const slot = slotOf(fn, instance);
+    if (slot !== undefined && options.slots) {
+      const outcome = await options.slots.withIdleSlot(fn, slot, async (stored) => {
+        if (stored && differs(groupSeries(body, group.labels) ?? [], stored)) {
+          await repush(groupUrl(group.labels), stored, options);
+          return 'healed';
+        }
+        if (stale) {
+          await fetch(groupUrl(group.labels), { method: 'DELETE', headers: options.headers });
+          return 'deleted';
+        }
+        return 'kept';
+      });
+      if (outcome === 'healed') report.healed.push(instance);
+      if (outcome === 'deleted') report.deleted.push(instance);
+    } else if (stale) {
+      await fetch(groupUrl(group.labels), { method: 'DELETE', headers: options.headers });
+      report.deleted.push(instance);
+    }
+  }
+
+  // Slots whose group the gateway lost (a restart without persistence): their state goes back up.
+  if (options.slots) {
+    for (const fn of options.functions ?? []) {
+      for (let slot = 0; slot < (options.maxSlots ?? 0); slot++) {
+        const instance = `${fn}-${slot}`;
+        if (seen.has(`${fn}/${instance}`)) continue;
+        const healed = await options.slots.withIdleSlot(fn, slot, async (stored) => {
+          if (!stored) return false;
+          await repush(groupUrl({ function: fn, instance }), stored, options);
+          return true;
+        });
+        if (healed) report.healed.push(instance);
+      }
+    }
+  }
+  return report;
+}
+
+function slotOf(fn: string, instance: string): number | undefined {
+  const match = new RegExp(`^${fn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`).exec(instance);
+  return match ? Number(match[1]) : undefined;
+}
+
+type Stored = [family: string, metricName: string, labels: Record<string, string>, value: number][];
+
+function differs(onGateway: Stored, stored: Stored): boolean {
+  const gateway = new Map(onGateway.map(([, metricName, labels, value]) => [seriesKey(metricName, labels), value]));
+  return stored.some(([, metricName, labels, value]) => gateway.get(seriesKey(metricName, labels)) !== value);
+}
+
+async function repush(url: string, stored: Stored, options: JanitorOptions): Promise<void> {
+  const series: Series[] = stored.map(([family, metricName, labels, value]) => ({ family, metricName, labels, value }));
+  const names = new Set(series.map((s) => s.family));
+  const families = [...options.families.values()].filter((f) => names.has(f.name));
+  const response = await fetch(url, {
+    method: 'POST',
+    body: render(families, series),
+    headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', ...options.headers },
+  });
+  await response.text();
+  if (!response.ok) throw new Error(`gateway refused the re-push: ${response.status}`);
+}

@@ -1,0 +1,306 @@
+// Pushes one container's registry to the Pushgateway so that fleet totals stay exact (DESIGN.md, "Push
+// semantics"). What it pushes to a slot is the slot's stored base plus this container's increments not yet
+// accounted anywhere durable; it never throws, and it never takes longer than its timeout per attempt.
+import { randomUUID } from 'node:crypto';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { isCumulative, render, seriesKey, snapshot, type Family, type Series, type Snapshot } from './exposition.ts';
+import type { Lease, SlotStore, StoredSeries } from './slots.ts';
+
+export interface PusherOptions {
+  registry: Registry;
+  functionName: string;
+  gatewayUrl: string;
+  timeoutMs: number;
+  /** Without a slot store (no Redis): one group per container, with a random instance id. */
+  slots?: SlotStore;
+  maxSlots: number;
+  leaseTtlMs: number;
+  auth?: { username: string; password: string };
+  job?: string;
+  /** How often a container on an overflow group tries again to get a slot. */
+  reclaimIntervalMs?: number;
+}
+
+export interface PushStatus {
+  instance: string | undefined;
+  target: 'slot' | 'overflow' | 'solo' | 'none';
+  lastPushAt: string | undefined;
+  lastPushOk: boolean | undefined;
+  lastPushError: string | undefined;
+  lastPushBytes: number;
+  pushes: number;
+  failures: number;
+}
+
+type Target =
+  | { kind: 'slot'; instance: string; lease: Lease }
+  | { kind: 'overflow'; instance: string; since: number }
+  | { kind: 'solo'; instance: string };
+
+class PushError extends Error {}
+
+export function createPusher(options: PusherOptions) {
+  const job = options.job ?? 'serverless-shop';
+  const fn = options.functionName;
+  const labels = { function: fn };
+  const pushDuration = new Histogram({
+    name: 'metrics_push_duration_seconds',
+    help: 'Duration of metric pushes to the Pushgateway, including failed ones.',
+    labelNames: ['function'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [options.registry],
+  });
+  const pushFailures = new Counter({
+    name: 'metrics_push_failures_total',
+    help: 'Metric pushes that failed or timed out; the next push carries their values.',
+    labelNames: ['function'] as const,
+    registers: [options.registry],
+  });
+  const slotOverflow = new Counter({
+    name: 'metrics_slot_overflow_total',
+    help: 'Times a container found no free push slot (or no Redis) and pushed to an overflow group.',
+    labelNames: ['function'] as const,
+    registers: [options.registry],
+  });
+  pushFailures.inc(labels, 0);
+  slotOverflow.inc(labels, 0);
+
+  let target: Target | undefined;
+  /** The slot's values when we took it (zero for overflow and solo groups). */
+  let base = new Map<string, Series>();
+  /** Our own cumulative values already recorded durably: in a slot's Redis state, or in an overflow group. */
+  let accounted = new Map<string, number>();
+  /** Our own values as of the last durable record, for the next target's `accounted`. */
+  let durable = new Map<string, number>();
+  let lastPushed = new Map<string, number>();
+  let fullPushNeeded = true;
+  let zerosNeeded = false;
+  let inFlight: Promise<void> | undefined;
+  const status: PushStatus = {
+    instance: undefined,
+    target: 'none',
+    lastPushAt: undefined,
+    lastPushOk: undefined,
+    lastPushError: undefined,
+    lastPushBytes: 0,
+    pushes: 0,
+    failures: 0,
+  };
+
+  const groupUrl = (instance: string) => {
+    const part = (value: string) => (value.includes('/') ? `${encodeURIComponent(Buffer.from(value).toString('base64url'))}@base64` : encodeURIComponent(value));
+    return new URL(`/metrics/job/${part(job)}/function/${part(fn)}/instance/${part(instance)}`, options.gatewayUrl).href;
+  };
+  const headers: Record<string, string> = { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' };
+  if (options.auth) headers.Authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+
+  // One deadline for everything a push sends (the gateway read on a claim, the zeros, the values), so an
+  // invocation waits at most `timeoutMs` for the gateway, however many requests the push needed.
+  let deadline: AbortSignal = AbortSignal.timeout(options.timeoutMs);
+
+  async function send(instance: string, body: string): Promise<void> {
+    const started = performance.now();
+    try {
+      const response = await fetch(groupUrl(instance), { method: 'POST', body, headers, signal: deadline });
+      await response.text(); // drained, so the keep-alive socket can carry the next push
+      if (!response.ok) throw new PushError(`gateway answered ${response.status}`);
+    } finally {
+      pushDuration.observe(labels, (performance.now() - started) / 1000);
+    }
+  }
+
+  function adopt(next: Target, start: Map<string, Series>): void {
+    target = next;
+    base = start;
+    accounted = new Map(durable);
+    lastPushed = new Map();
+    fullPushNeeded = true;
+    status.instance = next.instance;
+    status.target = next.kind;
+  }
+
+  async function claimSlot(): Promise<boolean> {
+    const lease = await options.slots!.claim(fn, options.maxSlots, options.leaseTtlMs);
+    if (!lease) return false;
+    const instance = `${fn}-${lease.slot}`;
+    const stored = (await options.slots!.load(fn, lease.slot)) ?? (await fromGateway(instance));
+    adopt({ kind: 'slot', instance, lease }, toSeriesMap(stored ?? []));
+    zerosNeeded = stored === undefined;
+    return true;
+  }
+
+  function overflow(): void {
+    slotOverflow.inc(labels);
+    adopt({ kind: 'overflow', instance: `${fn}-overflow-${randomUUID().slice(0, 8)}`, since: Date.now() }, new Map());
+    zerosNeeded = true;
+  }
+
+  async function ensureTarget(): Promise<void> {
+    if (!options.slots) {
+      if (!target) {
+        adopt({ kind: 'solo', instance: `${fn}-${randomUUID().slice(0, 8)}` }, new Map());
+        zerosNeeded = true;
+      }
+      return;
+    }
+    if (target?.kind === 'slot') return;
+    if (target?.kind === 'overflow' && Date.now() - target.since < (options.reclaimIntervalMs ?? 5000)) return;
+    try {
+      if (await claimSlot()) return;
+    } catch {
+      // Redis is unreachable: no slot can be taken safely
+    }
+    if (target?.kind === 'overflow') target.since = Date.now();
+    else overflow();
+  }
+
+  function compose(own: Snapshot): Map<string, Series> {
+    const values = new Map<string, Series>();
+    for (const [key, s] of base) values.set(key, { ...s });
+    for (const [key, s] of own.series) {
+      const family = own.families.get(s.family);
+      if (!family || !isCumulative(family.type)) {
+        values.set(key, { ...s });
+        continue;
+      }
+      const start = values.get(key)?.value ?? 0;
+      values.set(key, { ...s, value: start + s.value - (accounted.get(key) ?? 0) });
+    }
+    return values;
+  }
+
+  /** Records the values in the slot's Redis state before they are pushed; false when the slot is lost. */
+  async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<boolean> {
+    if (target?.kind !== 'slot') return true;
+    const lease = target.lease;
+    const stored: StoredSeries[] = [];
+    for (const s of values.values()) {
+      const family = own.families.get(s.family);
+      if (family && isCumulative(family.type)) stored.push([s.family, s.metricName, s.labels, s.value]);
+    }
+    try {
+      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored))) return false;
+      durable = cumulativeOf(own);
+      return true;
+    } catch {
+      // Redis is down: the lease is still ours until it runs out by our own clock
+      return Date.now() < lease.validUntil;
+    }
+  }
+
+  function changedFamilies(families: Map<string, Family>, values: Map<string, Series>): Family[] {
+    if (fullPushNeeded) return [...families.values()];
+    const changed = new Set<string>();
+    for (const [key, s] of values) if (lastPushed.get(key) !== s.value) changed.add(s.family);
+    return [...families.values()].filter((f) => changed.has(f.name));
+  }
+
+  async function pushOnce(): Promise<void> {
+    deadline = AbortSignal.timeout(options.timeoutMs);
+    const own = await snapshot(options.registry);
+    await ensureTarget();
+    let values = compose(own);
+    if (!(await recordDurably(own, values))) {
+      // Someone else holds our slot now: carry what we never recorded into a new slot (or an overflow group).
+      target = undefined;
+      await ensureTarget();
+      values = compose(own);
+      if (!(await recordDurably(own, values))) overflow();
+      values = compose(own);
+    }
+    const current = target!;
+    if (zerosNeeded) {
+      // A series' first sample is invisible to increase(): the gateway sees every new series at 0 first.
+      const zeros = [...values.values()].map((s) => (isCumulative(own.families.get(s.family)?.type ?? 'gauge') ? { ...s, value: 0 } : s));
+      await send(current.instance, render(own.families.values(), zeros));
+      zerosNeeded = false;
+    }
+    const families = changedFamilies(own.families, values);
+    if (families.length === 0) return;
+    const names = new Set(families.map((f) => f.name));
+    const body = render(families, [...values.values()].filter((s) => names.has(s.family)));
+    status.lastPushBytes = Buffer.byteLength(body);
+    await send(current.instance, body);
+    if (current.kind === 'overflow') durable = cumulativeOf(own); // the gateway is an overflow group's only record
+    for (const [key, s] of values) lastPushed.set(key, s.value);
+    fullPushNeeded = false;
+  }
+
+  return {
+    /** Awaited by every invocation; never throws. */
+    async push(): Promise<void> {
+      while (inFlight) await inFlight; // one push at a time per container
+      inFlight = pushOnce()
+        .then(() => {
+          status.lastPushOk = true;
+          status.lastPushError = undefined;
+        })
+        .catch((err: unknown) => {
+          fullPushNeeded = true; // the gateway may have lost or reordered what we sent: resend it all
+          status.failures++;
+          status.lastPushOk = false;
+          status.lastPushError = err instanceof Error ? err.message : String(err);
+          pushFailures.inc(labels);
+        })
+        .finally(() => {
+          status.pushes++;
+          status.lastPushAt = new Date().toISOString();
+          inFlight = undefined;
+        });
+      await inFlight;
+    },
+    status: (): PushStatus => ({ ...status }),
+  };
+
+  async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
+    try {
+      const response = await fetch(new URL('/api/v1/metrics', options.gatewayUrl), { headers, signal: deadline });
+      if (!response.ok) return undefined;
+      return groupSeries((await response.json()) as GatewayMetrics, { job, function: fn, instance });
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function cumulativeOf(own: Snapshot): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [key, s] of own.series) if (isCumulative(own.families.get(s.family)?.type ?? 'gauge')) out.set(key, s.value);
+  return out;
+}
+
+function toSeriesMap(stored: StoredSeries[]): Map<string, Series> {
+  return new Map(stored.map(([family, metricName, labels, value]) => [seriesKey(metricName, labels), { family, metricName, labels, value }]));
+}
+
+// The gateway's JSON API: a group's metric families, histograms as buckets/sum/count.
+interface GatewayMetrics {
+  data: ({ labels: Record<string, string> } & Record<string, unknown>)[];
+}
+interface GatewayFamily {
+  type: string;
+  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; sum?: string; count?: string }[];
+}
+
+/** A group's counters and histograms from GET /api/v1/metrics, as stored series. */
+export function groupSeries(body: GatewayMetrics, group: Record<string, string>): StoredSeries[] | undefined {
+  const found = body.data.find((g) => Object.entries(group).every(([k, v]) => g.labels[k] === v));
+  if (!found) return undefined;
+  const out: StoredSeries[] = [];
+  for (const [name, raw] of Object.entries(found)) {
+    const family = raw as GatewayFamily;
+    if (name === 'labels' || !family?.metrics) continue;
+    for (const m of family.metrics) {
+      const labels = Object.fromEntries(Object.entries(m.labels ?? {}).filter(([k]) => !(k in group) && k !== 'job'));
+      if (family.type === 'COUNTER') out.push([name, name, labels, Number(m.value)]);
+      if (family.type === 'HISTOGRAM') {
+        for (const [le, count] of Object.entries(m.buckets ?? {})) out.push([name, `${name}_bucket`, { ...labels, le: le === '+Inf' ? '+Inf' : String(Number(le)) }, Number(count)]);
+        out.push([name, `${name}_bucket`, { ...labels, le: '+Inf' }, Number(m.count)]);
+        out.push([name, `${name}_sum`, labels, Number(m.sum)], [name, `${name}_count`, labels, Number(m.count)]);
+      }
+    }
+  }
+  return out;
+}
+
+export type Pusher = ReturnType<typeof createPusher>;

@@ -1,0 +1,121 @@
+// Push slots leased in Redis. A slot is one Pushgateway group (instance="<function>-<n>"); only the holder
+// of its lease writes it, so every series on the gateway has a single writer. Beside the lease, Redis keeps
+// the slot's cumulative values: the next holder continues from them, so a slot never goes backwards.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
+
+export interface Lease {
+  slot: number;
+  token: string;
+  /** Our own clock's view: past this, the lease may already be someone else's. */
+  validUntil: number;
+}
+
+export interface SlotStore {
+  /** Takes a free slot below `max` (NX), or returns undefined when all are held. */
+  claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined>;
+  /** The values the slot's last holder stored, or undefined for a slot never written. */
+  load(fn: string, slot: number): Promise<StoredSeries[] | undefined>;
+  /** Renews the lease and stores the values about to be pushed, atomically; false if the lease is lost. */
+  renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]): Promise<boolean>;
+  /** Whether anyone holds the slot's lease now. */
+  isLeased(fn: string, slot: number): Promise<boolean>;
+  /** Briefly takes an unheld slot for the janitor (same fencing as containers), then lets it go. */
+  withIdleSlot<T>(fn: string, slot: number, work: (values: StoredSeries[] | undefined) => Promise<T>): Promise<T | undefined>;
+  close(): void;
+}
+
+const leaseKey = (fn: string, slot: number) => `metrics:lease:${fn}:${slot}`;
+const stateKey = (fn: string, slot: number) => `metrics:state:${fn}:${slot}`;
+// Continuity outlives idle periods, but not forever: a slot unused for a week starts again from zero.
+const STATE_TTL_SECONDS = 7 * 24 * 3600;
+// Our clock and Redis's may drift, and a push is in flight while we decide: stop early.
+const CLOCK_MARGIN_MS = 1000;
+
+const RENEW_AND_STORE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  return 1
+end
+return 0`;
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export function createRedisSlotStore(url: string, commandTimeoutMs: number): SlotStore {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  });
+  redis.on('error', () => {}); // the pusher counts failures; reconnection runs in the background
+  let ready: Promise<void> | undefined = new Promise<void>((resolve) => {
+    redis.once('ready', () => resolve());
+    setTimeout(resolve, commandTimeoutMs).unref();
+  });
+  const connected = async () => {
+    if (ready) await ready;
+    ready = undefined;
+  };
+  const validFrom = (started: number, ttlMs: number) => started + ttlMs - CLOCK_MARGIN_MS;
+
+  return {
+    async claim(fn, max, ttlMs) {
+      await connected();
+      const token = randomUUID();
+      const first = Math.floor(Math.random() * max);
+      for (let i = 0; i < max; i++) {
+        const slot = (first + i) % max;
+        const started = Date.now();
+        if ((await redis.set(leaseKey(fn, slot), token, 'PX', ttlMs, 'NX')) === 'OK') {
+          return { slot, token, validUntil: validFrom(started, ttlMs) };
+        }
+      }
+      return undefined;
+    },
+    async load(fn, slot) {
+      await connected();
+      const json = await redis.get(stateKey(fn, slot));
+      return json === null ? undefined : (JSON.parse(json) as StoredSeries[]);
+    },
+    async renewAndStore(fn, lease, ttlMs, values) {
+      await connected();
+      const started = Date.now();
+      const renewed = await redis.eval(
+        RENEW_AND_STORE,
+        2,
+        leaseKey(fn, lease.slot),
+        stateKey(fn, lease.slot),
+        lease.token,
+        String(ttlMs),
+        JSON.stringify(values),
+        String(STATE_TTL_SECONDS),
+      );
+      if (renewed !== 1) return false;
+      lease.validUntil = validFrom(started, ttlMs);
+      return true;
+    },
+    async isLeased(fn, slot) {
+      await connected();
+      return (await redis.exists(leaseKey(fn, slot))) === 1;
+    },
+    async withIdleSlot(fn, slot, work) {
+      await connected();
+      const token = randomUUID();
+      if ((await redis.set(leaseKey(fn, slot), token, 'PX', 10_000, 'NX')) !== 'OK') return undefined;
+      try {
+        return await work(await this.load(fn, slot));
+      } finally {
+        await redis.eval(RELEASE, 1, leaseKey(fn, slot), token).catch(() => {});
+      }
+    },
+    close() {
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// A Pushgateway of a test's own (Debian's prometheus-pushgateway), so the test can stop and restart it.
+// No persistence: a restart forgets every group, the harshest outage.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+
+export class PushgatewayProcess {
+  private child: ChildProcess | undefined;
+  readonly url: string;
+  readonly port: number;
+  readonly log: string[] = [];
+
+  constructor(port: number) {
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, '--persistence.file=', '--log.level=debug'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => this.log.push(...chunk.toString().split('\n').filter(Boolean));
+    this.child.stdout!.on('data', collect);
+    this.child.stderr!.on('data', collect);
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const ready = await fetch(`${this.url}/-/ready`).then((r) => r.ok, () => false);
+      if (ready) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`pushgateway did not start on ${this.port}:\n${this.log.join('\n')}`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
