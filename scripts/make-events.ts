@@ -67,6 +67,7 @@ const samples: Sample[] = [
   },
   { file: 'healthz', route: 'GET /healthz', path: '/healthz' },
   { file: 'info', route: 'GET /info', path: '/info' },
+  { file: 'healthz-metrics', route: 'GET /healthz/metrics', path: '/healthz/metrics' },
 ];
 
 await mkdir('events', { recursive: true });
@@ -100,4 +101,17 @@ for (const s of samples) {
   };
   await writeFile(`events/${s.file}.json`, `${JSON.stringify(event, null, 2)}\n`);
 }
-console.log(`wrote ${samples.length} events to events/`);
+// The scheduled functions (business collector, janitor) get an EventBridge "Scheduled Event".
+const scheduled = {
+  version: '0',
+  id: 'invoke-local-schedule',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: '2026-11-25T12:00:00Z',
+  region: 'eu-west-1',
+  resources: ['arn:aws:events:eu-west-1:123456789012:rule/serverless-shop-dev-schedule'],
+  detail: {},
+};
+await writeFile('events/scheduled.json', `${JSON.stringify(scheduled, null, 2)}\n`);
+console.log(`wrote ${samples.length + 1} events to events/`);

@@ -5,6 +5,7 @@
 import { groupSeries } from './pusher.ts';
 import { render, seriesKey, type Family, type Series } from './exposition.ts';
 import type { SlotStore } from './slots.ts';
+import { groupUrl, JOB, TEXT_FORMAT } from './gateway.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
@@ -13,9 +14,8 @@ export interface JanitorOptions {
   /** Metadata (help, type) of every family, for groups the gateway has lost entirely. */
   families: Map<string, Family>;
   job?: string;
-  /** Functions whose slot states to check even when the gateway has no group for them. */
-  functions?: string[];
-  maxSlots?: number;
+  /** Limits the run to one function (tests share Redis and must not touch each other's slots). */
+  onlyFunction?: string;
   headers?: Record<string, string>;
   now?: () => number;
 }
@@ -32,19 +32,19 @@ interface GatewayGroup {
 }
 
 export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
-  const job = options.job ?? 'serverless-shop';
+  const job = options.job ?? JOB;
   const now = options.now ?? Date.now;
   const report: JanitorReport = { deleted: [], healed: [] };
   const response = await fetch(new URL('/api/v1/metrics', options.gatewayUrl), { headers: options.headers });
   if (!response.ok) throw new Error(`gateway answered ${response.status}`);
   const body = (await response.json()) as { data: GatewayGroup[] };
-  const groupUrl = (labels: Record<string, string>) =>
-    new URL(`/metrics/job/${encodeURIComponent(job)}/function/${encodeURIComponent(labels.function!)}/instance/${encodeURIComponent(labels.instance!)}`, options.gatewayUrl).href;
+  const urlOf = (labels: Record<string, string>) => groupUrl(options.gatewayUrl, labels.function!, labels.instance!, job);
 
   const seen = new Set<string>();
   for (const group of body.data) {
     const { function: fn, instance } = group.labels;
     if (group.labels.job !== job || !fn || !instance) continue;
+    if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
     seen.add(`${fn}/${instance}`);
     const pushedAt = Number(group.push_time_seconds?.metrics[0]?.value ?? 0);
     const stale = now() / 1000 - pushedAt > options.staleAfterSeconds;
@@ -52,11 +52,11 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
     if (slot !== undefined && options.slots) {
       const outcome = await options.slots.withIdleSlot(fn, slot, async (stored) => {
         if (stored && differs(groupSeries(body, group.labels) ?? [], stored)) {
-          await repush(groupUrl(group.labels), stored, options);
+          await repush(urlOf(group.labels), stored, options);
           return 'healed';
         }
         if (stale) {
-          await fetch(groupUrl(group.labels), { method: 'DELETE', headers: options.headers });
+          await fetch(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
           return 'deleted';
         }
         return 'kept';
@@ -64,24 +64,23 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
       if (outcome === 'healed') report.healed.push(instance);
       if (outcome === 'deleted') report.deleted.push(instance);
     } else if (stale) {
-      await fetch(groupUrl(group.labels), { method: 'DELETE', headers: options.headers });
+      await fetch(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
       report.deleted.push(instance);
     }
   }
 
   // Slots whose group the gateway lost (a restart without persistence): their state goes back up.
   if (options.slots) {
-    for (const fn of options.functions ?? []) {
-      for (let slot = 0; slot < (options.maxSlots ?? 0); slot++) {
-        const instance = `${fn}-${slot}`;
-        if (seen.has(`${fn}/${instance}`)) continue;
-        const healed = await options.slots.withIdleSlot(fn, slot, async (stored) => {
-          if (!stored) return false;
-          await repush(groupUrl({ function: fn, instance }), stored, options);
-          return true;
-        });
-        if (healed) report.healed.push(instance);
-      }
+    for (const { fn, slot } of await options.slots.storedSlots()) {
+      if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
+      const instance = `${fn}-${slot}`;
+      if (seen.has(`${fn}/${instance}`)) continue;
+      const healed = await options.slots.withIdleSlot(fn, slot, async (stored) => {
+        if (!stored) return false;
+        await repush(urlOf({ function: fn, instance }), stored, options);
+        return true;
+      });
+      if (healed) report.healed.push(instance);
     }
   }
   return report;
@@ -106,7 +105,7 @@ async function repush(url: string, stored: Stored, options: JanitorOptions): Pro
   const response = await fetch(url, {
     method: 'POST',
     body: render(families, series),
-    headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', ...options.headers },
+    headers: { 'Content-Type': TEXT_FORMAT, ...options.headers },
   });
   await response.text();
   if (!response.ok) throw new Error(`gateway refused the re-push: ${response.status}`);

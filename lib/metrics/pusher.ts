@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, seriesKey, snapshot, type Family, type Series, type Snapshot } from './exposition.ts';
 import type { Lease, SlotStore, StoredSeries } from './slots.ts';
+import { authHeaders, groupUrl, JOB, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
 
 export interface PusherOptions {
   registry: Registry;
@@ -15,7 +16,7 @@ export interface PusherOptions {
   slots?: SlotStore;
   maxSlots: number;
   leaseTtlMs: number;
-  auth?: { username: string; password: string };
+  auth?: GatewayAuth;
   job?: string;
   /** How often a container on an overflow group tries again to get a slot. */
   reclaimIntervalMs?: number;
@@ -40,7 +41,7 @@ type Target =
 class PushError extends Error {}
 
 export function createPusher(options: PusherOptions) {
-  const job = options.job ?? 'serverless-shop';
+  const job = options.job ?? JOB;
   const fn = options.functionName;
   const labels = { function: fn };
   const pushDuration = new Histogram({
@@ -87,12 +88,7 @@ export function createPusher(options: PusherOptions) {
     failures: 0,
   };
 
-  const groupUrl = (instance: string) => {
-    const part = (value: string) => (value.includes('/') ? `${encodeURIComponent(Buffer.from(value).toString('base64url'))}@base64` : encodeURIComponent(value));
-    return new URL(`/metrics/job/${part(job)}/function/${part(fn)}/instance/${part(instance)}`, options.gatewayUrl).href;
-  };
-  const headers: Record<string, string> = { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' };
-  if (options.auth) headers.Authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+  const headers = { 'Content-Type': TEXT_FORMAT, ...authHeaders(options.auth) };
 
   // One deadline for everything a push sends (the gateway read on a claim, the zeros, the values), so an
   // invocation waits at most `timeoutMs` for the gateway, however many requests the push needed.
@@ -101,7 +97,7 @@ export function createPusher(options: PusherOptions) {
   async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      const response = await fetch(groupUrl(instance), { method: 'POST', body, headers, signal: deadline });
+      const response = await fetch(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: deadline });
       await response.text(); // drained, so the keep-alive socket can carry the next push
       if (!response.ok) throw new PushError(`gateway answered ${response.status}`);
     } finally {
@@ -197,7 +193,7 @@ export function createPusher(options: PusherOptions) {
 
   async function pushOnce(): Promise<void> {
     deadline = AbortSignal.timeout(options.timeoutMs);
-    const own = await snapshot(options.registry);
+    const own = withoutGroupLabels(await snapshot(options.registry), fn);
     await ensureTarget();
     let values = compose(own);
     if (!(await recordDurably(own, values))) {
@@ -261,6 +257,24 @@ export function createPusher(options: PusherOptions) {
       return undefined;
     }
   }
+}
+
+/**
+ * A series' own `function` label repeats the group's (function_invocations_total{function}, ...). The
+ * gateway adds group labels to every series anyway, and reads them back without telling which were the
+ * series' own: keyed without them, our values, the stored state and the gateway's copy line up.
+ */
+function withoutGroupLabels(own: Snapshot, fn: string): Snapshot {
+  const series = new Map<string, Series>();
+  for (const s of own.series.values()) {
+    if (s.labels.function !== fn) {
+      series.set(seriesKey(s.metricName, s.labels), s);
+      continue;
+    }
+    const { function: _, ...labels } = s.labels;
+    series.set(seriesKey(s.metricName, labels), { ...s, labels });
+  }
+  return { families: own.families, series };
 }
 
 function cumulativeOf(own: Snapshot): Map<string, number> {

@@ -20,6 +20,8 @@ export interface SlotStore {
   load(fn: string, slot: number): Promise<StoredSeries[] | undefined>;
   /** Renews the lease and stores the values about to be pushed, atomically; false if the lease is lost. */
   renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]): Promise<boolean>;
+  /** Every slot that has stored values, of every function. */
+  storedSlots(): Promise<{ fn: string; slot: number }[]>;
   /** Whether anyone holds the slot's lease now. */
   isLeased(fn: string, slot: number): Promise<boolean>;
   /** Briefly takes an unheld slot for the janitor (same fencing as containers), then lets it go. */
@@ -99,6 +101,20 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       if (renewed !== 1) return false;
       lease.validUntil = validFrom(started, ttlMs);
       return true;
+    },
+    async storedSlots() {
+      await connected();
+      const found: { fn: string; slot: number }[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', 'metrics:state:*', 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const match = /^metrics:state:(.+):(\d+)$/.exec(key);
+          if (match) found.push({ fn: match[1]!, slot: Number(match[2]) });
+        }
+      } while (cursor !== '0');
+      return found;
     },
     async isLeased(fn, slot) {
       await connected();

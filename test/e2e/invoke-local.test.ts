@@ -27,7 +27,10 @@ const INVOCATIONS: [fn: string, event: string, status: number][] = [
   ['updateOrderStatus', 'orders-update-status', 200],
   ['healthz', 'healthz', 200],
   ['info', 'info', 200],
+  ['healthzMetrics', 'healthz-metrics', 200],
 ];
+// The scheduled jobs push to a Pushgateway; they run here when there is one.
+const SCHEDULED = ['collectBusinessMetrics', 'metricsJanitor'];
 
 describe('serverless invoke local with the sample events', () => {
   let dataDir: string;
@@ -42,14 +45,20 @@ describe('serverless invoke local with the sample events', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  // osls prints the handler's result as JSON after any log lines.
+  const invoke = async (fn: string, event: string) => {
+    const { stdout } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], { env, timeout: 110_000 });
+    return JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as Record<string, unknown>;
+  };
+
   it.each(INVOCATIONS)('%s answers %s with %i', { timeout: 120_000 }, async (fn, event, status) => {
-    const { stdout } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], {
-      env,
-      timeout: 110_000,
-    });
-    // osls prints the handler's result as JSON after any log lines.
-    const result = JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as { statusCode: number; body: string };
+    const result = (await invoke(fn, event)) as { statusCode: number; body: string };
     expect(result.statusCode, result.body).toBe(status);
     if (status !== 204) expect(() => JSON.parse(result.body)).not.toThrow();
+  });
+
+  it.runIf(process.env.PUSHGATEWAY_URL).each(SCHEDULED)('%s runs on a scheduled event', { timeout: 120_000 }, async (fn) => {
+    const result = await invoke(fn, 'scheduled');
+    expect(result).toBeTypeOf('object');
   });
 });

@@ -48,8 +48,7 @@ describe.runIf(redisUrl)('a Pushgateway outage under load', () => {
       slots,
       staleAfterSeconds: 3600,
       families: (await snapshot(containers[0]!.registry)).families,
-      functions: [functionName],
-      maxSlots: 16,
+      onlyFunction: functionName,
     });
     slots.close();
 

@@ -1,0 +1,44 @@
+// The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
+// group of their own: one writer, so the values are the database's, not a sum over containers.
+import { Gauge, Registry } from 'prom-client';
+import { groupUrl } from './gateway.ts';
+
+export interface BusinessFigures {
+  ordersByStatus: Record<string, number>;
+  productsByCategory: Record<string, number>;
+  revenueByCurrency: Record<string, number>;
+}
+
+export function businessRegistry(figures: BusinessFigures): Registry {
+  const registry = new Registry();
+  const orders = new Gauge({ name: 'shop_orders', help: 'Orders in the database, by status.', labelNames: ['status'] as const, registers: [registry] });
+  const products = new Gauge({ name: 'shop_products', help: 'Products on sale, by category.', labelNames: ['category'] as const, registers: [registry] });
+  const revenue = new Gauge({
+    name: 'shop_revenue_total_amount',
+    help: 'Value of all orders not cancelled, in currency minor units, by currency.',
+    labelNames: ['currency'] as const,
+    registers: [registry],
+  });
+  for (const [status, n] of Object.entries(figures.ordersByStatus)) orders.set({ status }, n);
+  for (const [category, n] of Object.entries(figures.productsByCategory)) products.set({ category }, n);
+  for (const [currency, total] of Object.entries(figures.revenueByCurrency)) revenue.set({ currency }, total);
+  return registry;
+}
+
+export async function pushBusinessGauges(options: {
+  gatewayUrl: string;
+  figures: BusinessFigures;
+  timeoutMs: number;
+  headers?: Record<string, string>;
+  job?: string;
+}): Promise<void> {
+  const registry = businessRegistry(options.figures);
+  const response = await fetch(groupUrl(options.gatewayUrl, 'collector', 'collector', options.job), {
+    method: 'PUT',
+    body: await registry.metrics(),
+    headers: { 'Content-Type': registry.contentType, ...options.headers },
+    signal: AbortSignal.timeout(options.timeoutMs),
+  });
+  await response.text();
+  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+}

@@ -1,0 +1,42 @@
+// The two scheduled metric jobs: the business collector (figures from Postgres into their own group) and the
+// gateway janitor (stale groups out, lost or overtaken slot values back in).
+import { config } from '../config.ts';
+import { shopStats } from '../shop/stats.ts';
+import { pushBusinessGauges } from '../metrics/business-gauges.ts';
+import { runJanitor, type JanitorReport } from '../metrics/janitor.ts';
+import { createRedisSlotStore } from '../metrics/slots.ts';
+import { authHeaders } from '../metrics/gateway.ts';
+import { registry } from '../metrics/registry.ts';
+import { snapshot } from '../metrics/exposition.ts';
+import '../metrics/container.ts';
+
+function gatewayUrl(): string {
+  if (!config.metrics.pushgatewayUrl) throw new Error('PUSHGATEWAY_URL is not set');
+  return config.metrics.pushgatewayUrl;
+}
+
+export async function collectBusinessMetrics(): Promise<{ figures: Awaited<ReturnType<typeof shopStats>> }> {
+  const figures = await shopStats();
+  await pushBusinessGauges({
+    gatewayUrl: gatewayUrl(),
+    figures,
+    timeoutMs: Math.max(config.metrics.pushTimeoutMs, 2000), // a scheduled job has time; a request does not
+    headers: authHeaders(config.metrics.pushgatewayAuth),
+  });
+  return { figures };
+}
+
+export async function cleanGateway(): Promise<JanitorReport> {
+  const slots = config.cache.redisUrl ? createRedisSlotStore(config.cache.redisUrl, 1000) : undefined;
+  try {
+    return await runJanitor({
+      gatewayUrl: gatewayUrl(),
+      slots,
+      staleAfterSeconds: config.metrics.staleAfterSeconds,
+      families: (await snapshot(registry)).families,
+      headers: authHeaders(config.metrics.pushgatewayAuth),
+    });
+  } finally {
+    slots?.close();
+  }
+}
