@@ -1,7 +1,8 @@
 // Keeps the gateway bounded and honest, run on a schedule (functions/ops/metrics-janitor.ts):
 // - deletes groups not pushed for `staleAfterSeconds` whose lease is gone (overflow and solo groups have none);
-// - re-pushes a slot's Redis state where the gateway holds other values and no container holds the slot
-//   (a late push from a timed-out request can land after a newer one; a restarted gateway forgets groups).
+// - re-pushes a group's Redis state (slots, and overflow groups) where the gateway holds other values and no
+//   container holds it (a late push can land after a newer one; a timed-out last push never landed; a
+//   restarted gateway forgets groups).
 import { groupSeries } from './pusher.ts';
 import { render, seriesKey, type Family, type Series } from './exposition.ts';
 import type { SlotStore } from './slots.ts';
@@ -48,9 +49,9 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
     seen.add(`${fn}/${instance}`);
     const pushedAt = Number(group.push_time_seconds?.metrics[0]?.value ?? 0);
     const stale = now() / 1000 - pushedAt > options.staleAfterSeconds;
-    const slot = slotOf(fn, instance);
-    if (slot !== undefined && options.slots) {
-      const outcome = await options.slots.withIdleSlot(fn, slot, async (stored) => {
+    const id = groupIdOf(fn, instance);
+    if (id !== undefined && options.slots) {
+      const outcome = await options.slots.withIdleGroup(fn, id, async (stored) => {
         if (stored && differs(groupSeries(body, group.labels) ?? [], stored)) {
           await repush(urlOf(group.labels), stored, options);
           return 'healed';
@@ -69,13 +70,13 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
     }
   }
 
-  // Slots whose group the gateway lost (a restart without persistence): their state goes back up.
+  // Groups the gateway lost (a restart without persistence): their stored values go back up.
   if (options.slots) {
-    for (const { fn, slot } of await options.slots.storedSlots()) {
+    for (const { fn, id } of await options.slots.storedGroups()) {
       if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
-      const instance = `${fn}-${slot}`;
+      const instance = `${fn}-${id}`;
       if (seen.has(`${fn}/${instance}`)) continue;
-      const healed = await options.slots.withIdleSlot(fn, slot, async (stored) => {
+      const healed = await options.slots.withIdleGroup(fn, id, async (stored) => {
         if (!stored) return false;
         await repush(urlOf({ function: fn, instance }), stored, options);
         return true;
@@ -86,9 +87,11 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
   return report;
 }
 
-function slotOf(fn: string, instance: string): number | undefined {
-  const match = new RegExp(`^${fn.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`).exec(instance);
-  return match ? Number(match[1]) : undefined;
+/** The stored-state id of a slot (`<fn>-3`) or overflow group (`<fn>-overflow-1a2b3c4d`); solo groups have none. */
+function groupIdOf(fn: string, instance: string): string | undefined {
+  if (!instance.startsWith(`${fn}-`)) return undefined;
+  const id = instance.slice(fn.length + 1);
+  return /^(\d+|overflow-[0-9a-f]{8})$/.test(id) ? id : undefined;
 }
 
 type Stored = [family: string, metricName: string, labels: Record<string, string>, value: number][];

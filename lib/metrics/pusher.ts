@@ -35,7 +35,7 @@ export interface PushStatus {
 
 type Target =
   | { kind: 'slot'; instance: string; lease: Lease }
-  | { kind: 'overflow'; instance: string; since: number }
+  | { kind: 'overflow'; instance: string; id: string; since: number }
   | { kind: 'solo'; instance: string };
 
 class PushError extends Error {}
@@ -119,7 +119,7 @@ export function createPusher(options: PusherOptions) {
     const lease = await options.slots!.claim(fn, options.maxSlots, options.leaseTtlMs);
     if (!lease) return false;
     const instance = `${fn}-${lease.slot}`;
-    const stored = (await options.slots!.load(fn, lease.slot)) ?? (await fromGateway(instance));
+    const stored = (await options.slots!.load(fn, String(lease.slot))) ?? (await fromGateway(instance));
     adopt({ kind: 'slot', instance, lease }, toSeriesMap(stored ?? []));
     zerosNeeded = stored === undefined;
     return true;
@@ -127,7 +127,8 @@ export function createPusher(options: PusherOptions) {
 
   function overflow(): void {
     slotOverflow.inc(labels);
-    adopt({ kind: 'overflow', instance: `${fn}-overflow-${randomUUID().slice(0, 8)}`, since: Date.now() }, new Map());
+    const id = `overflow-${randomUUID().slice(0, 8)}`;
+    adopt({ kind: 'overflow', instance: `${fn}-${id}`, id, since: Date.now() }, new Map());
     zerosNeeded = true;
   }
 
@@ -165,15 +166,27 @@ export function createPusher(options: PusherOptions) {
     return values;
   }
 
-  /** Records the values in the slot's Redis state before they are pushed; false when the slot is lost. */
+  /**
+   * Records the values in Redis before they are pushed: a slot's state (renewing its lease), or an overflow
+   * group's. False when the slot is lost. Without Redis, an overflow group's only record is the gateway.
+   */
   async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<boolean> {
-    if (target?.kind !== 'slot') return true;
-    const lease = target.lease;
+    if (target?.kind === 'solo' || !target) return true;
     const stored: StoredSeries[] = [];
     for (const s of values.values()) {
       const family = own.families.get(s.family);
       if (family && isCumulative(family.type)) stored.push([s.family, s.metricName, s.labels, s.value]);
     }
+    if (target.kind === 'overflow') {
+      await options.slots!.storeOverflow(fn, target.id, stored).then(
+        () => {
+          durable = cumulativeOf(own);
+        },
+        () => {},
+      );
+      return true;
+    }
+    const lease = target.lease;
     try {
       if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored))) return false;
       durable = cumulativeOf(own);

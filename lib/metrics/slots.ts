@@ -16,21 +16,24 @@ export interface Lease {
 export interface SlotStore {
   /** Takes a free slot below `max` (NX), or returns undefined when all are held. */
   claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined>;
-  /** The values the slot's last holder stored, or undefined for a slot never written. */
-  load(fn: string, slot: number): Promise<StoredSeries[] | undefined>;
+  /** The values stored for a group (a slot number or an overflow id), or undefined if none were. */
+  load(fn: string, id: string): Promise<StoredSeries[] | undefined>;
   /** Renews the lease and stores the values about to be pushed, atomically; false if the lease is lost. */
   renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]): Promise<boolean>;
-  /** Every slot that has stored values, of every function. */
-  storedSlots(): Promise<{ fn: string; slot: number }[]>;
-  /** Whether anyone holds the slot's lease now. */
-  isLeased(fn: string, slot: number): Promise<boolean>;
-  /** Briefly takes an unheld slot for the janitor (same fencing as containers), then lets it go. */
-  withIdleSlot<T>(fn: string, slot: number, work: (values: StoredSeries[] | undefined) => Promise<T>): Promise<T | undefined>;
+  /**
+   * Stores an overflow group's values. Its id is random and only its container pushes it, so it needs no
+   * lease; stored, the janitor can put it back on a gateway that lost it.
+   */
+  storeOverflow(fn: string, id: string, values: StoredSeries[]): Promise<void>;
+  /** Every group with stored values, of every function. */
+  storedGroups(): Promise<{ fn: string; id: string }[]>;
+  /** Briefly takes an unheld group for the janitor (same fencing as containers), then lets it go. */
+  withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined) => Promise<T>): Promise<T | undefined>;
   close(): void;
 }
 
-const leaseKey = (fn: string, slot: number) => `metrics:lease:${fn}:${slot}`;
-const stateKey = (fn: string, slot: number) => `metrics:state:${fn}:${slot}`;
+const leaseKey = (fn: string, id: string | number) => `metrics:lease:${fn}:${id}`;
+const stateKey = (fn: string, id: string | number) => `metrics:state:${fn}:${id}`;
 // Continuity outlives idle periods, but not forever: a slot unused for a week starts again from zero.
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 // Our clock and Redis's may drift, and a push is in flight while we decide: stop early.
@@ -80,9 +83,9 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       }
       return undefined;
     },
-    async load(fn, slot) {
+    async load(fn, id) {
       await connected();
-      const json = await redis.get(stateKey(fn, slot));
+      const json = await redis.get(stateKey(fn, id));
       return json === null ? undefined : (JSON.parse(json) as StoredSeries[]);
     },
     async renewAndStore(fn, lease, ttlMs, values) {
@@ -102,32 +105,32 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       lease.validUntil = validFrom(started, ttlMs);
       return true;
     },
-    async storedSlots() {
+    async storeOverflow(fn, id, values) {
       await connected();
-      const found: { fn: string; slot: number }[] = [];
+      await redis.set(stateKey(fn, id), JSON.stringify(values), 'EX', STATE_TTL_SECONDS);
+    },
+    async storedGroups() {
+      await connected();
+      const found: { fn: string; id: string }[] = [];
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', 'metrics:state:*', 'COUNT', 500);
         cursor = next;
         for (const key of keys) {
-          const match = /^metrics:state:(.+):(\d+)$/.exec(key);
-          if (match) found.push({ fn: match[1]!, slot: Number(match[2]) });
+          const match = /^metrics:state:(.+):([^:]+)$/.exec(key);
+          if (match) found.push({ fn: match[1]!, id: match[2]! });
         }
       } while (cursor !== '0');
       return found;
     },
-    async isLeased(fn, slot) {
-      await connected();
-      return (await redis.exists(leaseKey(fn, slot))) === 1;
-    },
-    async withIdleSlot(fn, slot, work) {
+    async withIdleGroup(fn, id, work) {
       await connected();
       const token = randomUUID();
-      if ((await redis.set(leaseKey(fn, slot), token, 'PX', 10_000, 'NX')) !== 'OK') return undefined;
+      if ((await redis.set(leaseKey(fn, id), token, 'PX', 10_000, 'NX')) !== 'OK') return undefined;
       try {
-        return await work(await this.load(fn, slot));
+        return await work(await this.load(fn, id));
       } finally {
-        await redis.eval(RELEASE, 1, leaseKey(fn, slot), token).catch(() => {});
+        await redis.eval(RELEASE, 1, leaseKey(fn, id), token).catch(() => {});
       }
     },
     close() {

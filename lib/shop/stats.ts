@@ -19,7 +19,7 @@ export async function shopStats(): Promise<ShopStats> {
     ),
     db.query<{ currency: string; total: number }>(
       { operation: 'select', table: 'orders' },
-      "SELECT currency, sum(total_cents) AS total FROM orders WHERE status <> 'cancelled' GROUP BY currency",
+      "SELECT currency, sum(total_cents)::bigint AS total FROM orders WHERE status <> 'cancelled' GROUP BY currency",
     ),
   ]);
   return {

@@ -43,11 +43,16 @@ describe('serverless invoke local with the sample events', () => {
   });
   afterAll(async () => {
     await rm(dataDir, { recursive: true, force: true });
+    await rm(`${dataDir}.lock`, { force: true });
   });
 
   // osls prints the handler's result as JSON after any log lines.
   const invoke = async (fn: string, event: string) => {
-    const { stdout } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], { env, timeout: 110_000 });
+    const { stdout } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], { env, timeout: 110_000 }).catch(
+      (err: Error & { stdout?: string; stderr?: string }) => {
+        throw new Error(`${fn} failed:\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+      },
+    );
     return JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as Record<string, unknown>;
   };
 

@@ -1,6 +1,6 @@
 // A Pushgateway of a test's own (Debian's prometheus-pushgateway), so the test can stop and restart it.
 // No persistence: a restart forgets every group, the harshest outage.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 
 export const freePort = () =>
@@ -47,3 +47,7 @@ export class PushgatewayProcess {
     await exited;
   }
 }
+
+/** Tests that push a lot get a gateway of their own: a gateway checks every push against all it holds. */
+export const gatewayBinaryAvailable = (): boolean =>
+  spawnSync(process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway', ['--version']).status === 0;

@@ -1,6 +1,7 @@
-// The real servers for integration and e2e tests. DATABASE_URL and REDIS_URL, when set (as .ci/run sets
-// them), must answer or the run fails: a missing server is a failure, never a skip. Unset, the database is
-// the embedded PGlite (in memory, on a free port) and the cache is in-process, as with `npm start`.
+// The real servers for integration and e2e tests. DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL and
+// PROMETHEUS_URL, when set (.ci/run sets them all, and CI requires them), must answer or the run fails: a
+// missing server is a failure, never a skip. Unset, the database is the embedded PGlite (in memory, on a free
+// port), the cache is in-process, and the tests that need Redis, a gateway or Prometheus do not run.
 import net from 'node:net';
 import { TEST_ADMIN } from './test-env.ts';
 
@@ -22,8 +23,10 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
   process.env.ADMIN_PASSWORD = TEST_ADMIN.password;
   process.env.LOG_LEVEL ??= 'warn';
 
-  if (process.env.CI && (!process.env.DATABASE_URL || !process.env.REDIS_URL)) {
-    throw new Error('CI must run the tests against real servers: DATABASE_URL and REDIS_URL are required (see .ci/run)');
+  const required = ['DATABASE_URL', 'REDIS_URL', 'PUSHGATEWAY_URL', 'PROMETHEUS_URL', 'PROMTOOL'];
+  const missing = required.filter((name) => !process.env[name]);
+  if (process.env.CI && missing.length > 0) {
+    throw new Error(`CI must run the tests against real servers: ${missing.join(', ')} missing (see .ci/run)`);
   }
 
   let stop = async () => {};
@@ -50,6 +53,12 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
     } finally {
       redis.disconnect();
     }
+  }
+  for (const [name, path] of [['PUSHGATEWAY_URL', '/-/ready'], ['PROMETHEUS_URL', '/-/ready']] as const) {
+    const url = process.env[name];
+    if (!url) continue;
+    const ready = await fetch(new URL(path, url)).then((r) => r.ok, () => false);
+    if (!ready) throw new Error(`${name} is set but ${url} does not answer`);
   }
   return stop;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedContainer } from '../../../support/simulated-container.ts';
 import { runWorkload } from '../../../support/workload.ts';
 import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
-import { PushgatewayProcess, freePort } from '../../../support/pushgateway-process.ts';
+import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
 import { unique } from '../../../support/fixtures.ts';
 import { runJanitor } from '../../../../lib/metrics/janitor.ts';
 import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
@@ -14,7 +14,7 @@ const redisUrl = process.env.REDIS_URL;
 const PUSH_TIMEOUT_MS = 200;
 const LEASE_TTL_MS = 1000;
 
-describe.runIf(redisUrl)('a Pushgateway outage under load', () => {
+describe.runIf(redisUrl && (gatewayBinaryAvailable() || process.env.CI))('a Pushgateway outage under load', () => {
   let gateway: PushgatewayProcess;
   beforeAll(async () => {
     gateway = new PushgatewayProcess(await freePort());

@@ -1,0 +1,159 @@
+// The pusher's rules, one at a time, against a real Pushgateway and a slot store whose failures we control.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { createPusher } from '../../../../lib/metrics/pusher.ts';
+import { MemorySlotStore } from '../../../support/memory-slot-store.ts';
+import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
+import { unique } from '../../../support/fixtures.ts';
+import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
+
+let gatewayUrl: string | undefined;
+
+function container(fn: string, slots: MemorySlotStore | undefined, gateway = gatewayUrl!) {
+  const registry = new Registry();
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered.', labelNames: ['route'] as const, registers: [registry] });
+  const memory = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory.', registers: [registry] });
+  const bodies: string[] = [];
+  const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots: 4, leaseTtlMs: 60_000 });
+  return { registry, requests, memory, pusher, bodies };
+}
+
+const total = async (fn: string) => familyTotal(await gatewayGroups(gatewayUrl!, fn), 'http_requests_total');
+
+describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
+  let gateway: PushgatewayProcess;
+  beforeAll(async () => {
+    gateway = new PushgatewayProcess(await freePort());
+    await gateway.start();
+    gatewayUrl = gateway.url;
+  });
+  afterAll(async () => gateway.stop());
+
+  it('pushes zeros first to a fresh slot, so increase() sees the first request', async () => {
+    const fn = unique('zeros');
+    const c = container(fn, new MemorySlotStore());
+    const sent: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+      if (init?.method === 'POST') sent.push(String(init.body));
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      c.requests.inc({ route: '/a' });
+      await c.pusher.push();
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toContain('http_requests_total{route="/a"} 0');
+    expect(sent[1]).toContain('http_requests_total{route="/a"} 1');
+  });
+
+  it('continues a slot from its stored values when another container takes it over', async () => {
+    const fn = unique('continue');
+    const slots = new MemorySlotStore();
+    const first = container(fn, slots);
+    first.requests.inc({ route: '/a' }, 5);
+    await first.pusher.push();
+    slots.release(fn, 0); // the first container is gone, its lease ran out
+
+    const second = container(fn, slots);
+    second.requests.inc({ route: '/a' }, 2);
+    await second.pusher.push();
+
+    expect(second.pusher.status().instance).toBe(`${fn}-0`);
+    expect(await total(fn)).toBe(7); // 5 + 2: the slot never went backwards
+  });
+
+  it('carries increments it never recorded into a new slot when it loses its lease', async () => {
+    const fn = unique('carry');
+    const slots = new MemorySlotStore();
+    const c = container(fn, slots);
+    c.requests.inc({ route: '/a' }, 3);
+    await c.pusher.push(); // slot 0 holds 3
+    slots.steal(fn, 0); // frozen too long: slot 0 is someone else's now
+
+    c.requests.inc({ route: '/a' }, 4);
+    await c.pusher.push();
+
+    expect(c.pusher.status().instance).toBe(`${fn}-1`);
+    const groups = await gatewayGroups(gatewayUrl!, fn);
+    const byInstance = Object.fromEntries(groups.map((g) => [g.labels.instance, familyTotal([g], 'http_requests_total')]));
+    expect(byInstance).toEqual({ [`${fn}-0`]: 3, [`${fn}-1`]: 4 }); // nothing counted twice, nothing lost
+  });
+
+  it('keeps its slot while Redis is down and its lease is valid by its own clock', async () => {
+    const fn = unique('redis-down');
+    const slots = new MemorySlotStore();
+    const c = container(fn, slots);
+    c.requests.inc({ route: '/a' });
+    await c.pusher.push();
+    slots.down = true;
+    c.requests.inc({ route: '/a' });
+    await c.pusher.push();
+    expect(c.pusher.status()).toEqual(expect.objectContaining({ instance: `${fn}-0`, lastPushOk: true }));
+    expect(await total(fn)).toBe(2);
+  });
+
+  it('pushes to an overflow group when every slot is taken, and counts it', async () => {
+    const fn = unique('overflow');
+    const slots = new MemorySlotStore();
+    for (let slot = 0; slot < 4; slot++) slots.steal(fn, slot);
+    const c = container(fn, slots);
+    c.requests.inc({ route: '/a' }, 2);
+    await c.pusher.push();
+    expect(c.pusher.status()).toEqual(expect.objectContaining({ target: 'overflow' }));
+    expect(c.pusher.status().instance).toMatch(new RegExp(`^${fn}-overflow-`));
+    const overflow = (await c.registry.getSingleMetric('metrics_slot_overflow_total')!.get()).values[0]!.value;
+    expect(overflow).toBe(1);
+    expect(await total(fn)).toBe(2);
+  });
+
+  it('sends only the families that changed since the last push', async () => {
+    // Prepare: a registry with families that will not change after the first push
+    const fn = unique('changed');
+    const c = container(fn, undefined);
+    for (let n = 0; n < 10; n++) new Counter({ name: `static_${n}_total`, help: 'Never changes.', registers: [c.registry] }).inc(n);
+    c.requests.inc({ route: '/a' });
+    c.memory.set(100);
+    const sent: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+      if (init?.method === 'POST') sent.push(String(init.body));
+      return realFetch(input, init);
+    }) as typeof fetch;
+    try {
+      await c.pusher.push();
+      sent.length = 0;
+      // Act
+      c.requests.inc({ route: '/a' });
+      await c.pusher.push();
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    // Assess
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain('http_requests_total{route="/a"} 2');
+    expect(sent[0]).not.toContain('static_');
+    expect(sent[0]).not.toContain('process_resident_memory_bytes');
+    expect(Buffer.byteLength(sent[0]!)).toBeLessThan(Buffer.byteLength(await c.registry.metrics()));
+  });
+
+  it('never throws and stays within its timeout when the gateway does not answer', async () => {
+    const net = await import('node:net');
+    const silent = net.createServer(() => {}); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as import('node:net').AddressInfo;
+    try {
+      const registry = new Registry();
+      const pusher = createPusher({ registry, functionName: unique('silent'), gatewayUrl: `http://127.0.0.1:${port}`, timeoutMs: 150, maxSlots: 1, leaseTtlMs: 1000 });
+      const started = performance.now();
+      await pusher.push();
+      const elapsed = performance.now() - started;
+      expect(pusher.status()).toEqual(expect.objectContaining({ lastPushOk: false, failures: 1 }));
+      expect(elapsed).toBeLessThan(400);
+    } finally {
+      silent.close();
+    }
+  });
+});

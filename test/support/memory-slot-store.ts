@@ -1,0 +1,60 @@
+// A SlotStore in memory, with the failures a test needs to cause: a lease taken over, Redis down.
+import { randomUUID } from 'node:crypto';
+import type { Lease, SlotStore, StoredSeries } from '../../lib/metrics/slots.ts';
+
+export class MemorySlotStore implements SlotStore {
+  readonly leases = new Map<string, string>();
+  readonly state = new Map<string, StoredSeries[]>();
+  down = false;
+
+  private check(): void {
+    if (this.down) throw new Error('redis is down');
+  }
+
+  /** Someone else takes the slot, as after our lease expired while we were frozen. */
+  steal(fn: string, slot: number): void {
+    this.leases.set(`${fn}:${slot}`, 'someone-else');
+  }
+
+  async claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined> {
+    this.check();
+    for (let slot = 0; slot < max; slot++) {
+      if (!this.leases.has(`${fn}:${slot}`)) {
+        const token = randomUUID();
+        this.leases.set(`${fn}:${slot}`, token);
+        return { slot, token, validUntil: Date.now() + ttlMs - 1000 };
+      }
+    }
+    return undefined;
+  }
+  async load(fn: string, id: string) {
+    this.check();
+    return this.state.get(`${fn}:${id}`);
+  }
+  async storeOverflow(fn: string, id: string, values: StoredSeries[]) {
+    this.check();
+    this.state.set(`${fn}:${id}`, structuredClone(values));
+  }
+  async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]) {
+    this.check();
+    if (this.leases.get(`${fn}:${lease.slot}`) !== lease.token) return false;
+    this.state.set(`${fn}:${lease.slot}`, structuredClone(values));
+    lease.validUntil = Date.now() + ttlMs - 1000;
+    return true;
+  }
+  async storedGroups() {
+    return [...this.state.keys()].map((key) => {
+      const at = key.lastIndexOf(':');
+      return { fn: key.slice(0, at), id: key.slice(at + 1) };
+    });
+  }
+  async withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined) => Promise<T>) {
+    if (this.leases.has(`${fn}:${id}`)) return undefined;
+    return work(this.state.get(`${fn}:${id}`));
+  }
+  /** The container is gone and its lease ran out. */
+  release(fn: string, slot: number): void {
+    this.leases.delete(`${fn}:${slot}`);
+  }
+  close(): void {}
+}
