@@ -1,20 +1,10 @@
-import { Redis } from 'ioredis';
 import type { Cache } from './cache.ts';
+import { connectRedis } from '../redis.ts';
 import { log, describeError } from '../log.ts';
 
-/**
- * Redis is optional at run time: no offline queue and no per-request retries, so a dead Redis costs a
- * request one bounded command timeout, after which the caller serves from Postgres. ioredis keeps
- * reconnecting in the background, so the cache comes back without a restart.
- */
+/** A cache failure reaches the caller as an error after at most one command timeout; it then serves from Postgres. */
 export function createRedisCache(url: string, commandTimeoutMs: number): Cache {
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-  });
+  const { redis: client, connected } = connectRedis(url, commandTimeoutMs);
   let healthy = true;
   client.on('error', (err) => {
     if (healthy) log.warn('redis unavailable, serving from the database', describeError(err));
@@ -24,17 +14,6 @@ export function createRedisCache(url: string, commandTimeoutMs: number): Cache {
     if (!healthy) log.info('redis reconnected');
     healthy = true;
   });
-
-  // A fresh container's first command would otherwise race the connection handshake and always miss.
-  let firstConnect: Promise<void> | undefined = new Promise<void>((resolve) => {
-    const done = () => resolve();
-    client.once('ready', done);
-    setTimeout(done, commandTimeoutMs).unref();
-  });
-  const connected = async () => {
-    if (firstConnect) await firstConnect;
-    firstConnect = undefined;
-  };
 
   return {
     kind: 'redis',

@@ -2,7 +2,7 @@
 // of its lease writes it, so every series on the gateway has a single writer. Beside the lease, Redis keeps
 // the slot's cumulative values: the next holder continues from them, so a slot never goes backwards.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../redis.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
@@ -51,22 +51,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 export function createRedisSlotStore(url: string, commandTimeoutMs: number): SlotStore {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
-  });
+  const { redis, connected } = connectRedis(url, commandTimeoutMs);
   redis.on('error', () => {}); // the pusher counts failures; reconnection runs in the background
-  let ready: Promise<void> | undefined = new Promise<void>((resolve) => {
-    redis.once('ready', () => resolve());
-    setTimeout(resolve, commandTimeoutMs).unref();
-  });
-  const connected = async () => {
-    if (ready) await ready;
-    ready = undefined;
-  };
   const validFrom = (started: number, ttlMs: number) => started + ttlMs - CLOCK_MARGIN_MS;
 
   return {

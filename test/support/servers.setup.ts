@@ -2,18 +2,8 @@
 // PROMETHEUS_URL, when set (.ci/run sets them all, and CI requires them), must answer or the run fails: a
 // missing server is a failure, never a skip. Unset, the database is the embedded PGlite (in memory, on a free
 // port), the cache is in-process, and the tests that need Redis, a gateway or Prometheus do not run.
-import net from 'node:net';
 import { TEST_ADMIN } from './test-env.ts';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
+import { freePort } from './pushgateway-process.ts';
 
 export default async function setup(): Promise<(() => Promise<void>) | void> {
   // Each project runs its global setups in this one process: the first one to get here prepares everything.

@@ -13,9 +13,24 @@ function container(fn: string, slots: MemorySlotStore | undefined, gateway = gat
   const registry = new Registry();
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered.', labelNames: ['route'] as const, registers: [registry] });
   const memory = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory.', registers: [registry] });
-  const bodies: string[] = [];
   const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots: 4, leaseTtlMs: 60_000 });
-  return { registry, requests, memory, pusher, bodies };
+  return { registry, requests, memory, pusher };
+}
+
+/** Runs `work` while recording the body of every POST it sends. */
+async function capturingPosts(work: () => Promise<void>): Promise<string[]> {
+  const sent: string[] = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    if (init?.method === 'POST') sent.push(String(init.body));
+    return realFetch(input, init);
+  }) as typeof fetch;
+  try {
+    await work();
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  return sent;
 }
 
 const total = async (fn: string) => familyTotal(await gatewayGroups(gatewayUrl!, fn), 'http_requests_total');
@@ -32,18 +47,10 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
   it('pushes zeros first to a fresh slot, so increase() sees the first request', async () => {
     const fn = unique('zeros');
     const c = container(fn, new MemorySlotStore());
-    const sent: string[] = [];
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-      if (init?.method === 'POST') sent.push(String(init.body));
-      return realFetch(input, init);
-    }) as typeof fetch;
-    try {
+    const sent = await capturingPosts(async () => {
       c.requests.inc({ route: '/a' });
       await c.pusher.push();
-    } finally {
-      globalThis.fetch = realFetch;
-    }
+    });
     expect(sent).toHaveLength(2);
     expect(sent[0]).toContain('http_requests_total{route="/a"} 0');
     expect(sent[1]).toContain('http_requests_total{route="/a"} 1');
@@ -116,21 +123,12 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     for (let n = 0; n < 10; n++) new Counter({ name: `static_${n}_total`, help: 'Never changes.', registers: [c.registry] }).inc(n);
     c.requests.inc({ route: '/a' });
     c.memory.set(100);
-    const sent: string[] = [];
-    const realFetch = globalThis.fetch;
-    globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-      if (init?.method === 'POST') sent.push(String(init.body));
-      return realFetch(input, init);
-    }) as typeof fetch;
-    try {
-      await c.pusher.push();
-      sent.length = 0;
-      // Act
+    await c.pusher.push();
+    // Act
+    const sent = await capturingPosts(async () => {
       c.requests.inc({ route: '/a' });
       await c.pusher.push();
-    } finally {
-      globalThis.fetch = realFetch;
-    }
+    });
     // Assess
     expect(sent).toHaveLength(1);
     expect(sent[0]).toContain('http_requests_total{route="/a"} 2');
