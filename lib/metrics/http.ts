@@ -32,6 +32,9 @@ export const invocations = new Counter({
   registers: [registry],
 });
 
+// The statuses our API answers (lib/http/errors.ts maps every failure to one of these).
+const ANSWERED_STATUSES = ['200', '201', '204', '400', '401', '403', '404', '409', '413', '415', '422', '500', '503'];
+
 const START = 'shop.metrics.startNs';
 type TimedRequest = Request<unknown, unknown, unknown, Context, Record<string, unknown>>;
 // Module scope is container scope: the first invocation of a container finds it true.
@@ -50,8 +53,9 @@ export function parseRoute(route: string): RouteLabels {
 
 export function metricsHooks(route: string, functionName: string, push: () => Promise<void>) {
   const labels = parseRoute(route);
-  // Error ratios divide by these series: they exist at 0 before the first failure.
-  httpRequests.inc({ ...labels, status_code: '500' }, 0);
+  // Every status a route answers exists at 0 before it first happens: error ratios divide by these series,
+  // and increase() cannot see a series' first sample, so a series born at 1 would lose that request.
+  for (const status_code of ANSWERED_STATUSES) httpRequests.inc({ ...labels, status_code }, 0);
   for (const outcome of ['success', 'error']) invocations.inc({ function: functionName, outcome }, 0);
   coldStarts.inc({ function: functionName }, 0);
 

@@ -38,7 +38,9 @@ describe('serverless invoke local with the sample events', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'shop-invoke-'));
-    env = { ...process.env, EMBEDDED_DB_DIR: dataDir, EMBEDDED_DB_PORT: '54391', LOG_LEVEL: 'warn' };
+    // Its own build folder: serverless-offline (the other e2e tests) is serving bundles from .esbuild, and
+    // rewriting those under a running worker breaks it.
+    env = { ...process.env, EMBEDDED_DB_DIR: dataDir, EMBEDDED_DB_PORT: '54391', LOG_LEVEL: 'warn', ESBUILD_WORK_FOLDER: '.esbuild-invoke' };
     for (const name of ['DATABASE_URL', 'REDIS_URL', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) delete env[name];
   });
   afterAll(async () => {
@@ -48,17 +50,17 @@ describe('serverless invoke local with the sample events', () => {
 
   // osls prints the handler's result as JSON after any log lines.
   const invoke = async (fn: string, event: string) => {
-    const { stdout } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], { env, timeout: 110_000 }).catch(
+    const { stdout, stderr } = await run('npx', ['serverless', 'invoke', 'local', '-f', fn, '--path', `events/${event}.json`], { env, timeout: 110_000 }).catch(
       (err: Error & { stdout?: string; stderr?: string }) => {
         throw new Error(`${fn} failed:\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
       },
     );
-    return JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as Record<string, unknown>;
+    return { ...(JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as Record<string, unknown>), logs: `${stdout}\n${stderr}` };
   };
 
   it.each(INVOCATIONS)('%s answers %s with %i', { timeout: 120_000 }, async (fn, event, status) => {
-    const result = (await invoke(fn, event)) as { statusCode: number; body: string };
-    expect(result.statusCode, result.body).toBe(status);
+    const result = (await invoke(fn, event)) as { statusCode: number; body: string; logs: string };
+    expect(result.statusCode, `${result.body}\n${result.logs}`).toBe(status);
     if (status !== 204) expect(() => JSON.parse(result.body)).not.toThrow();
   });
 

@@ -14,12 +14,17 @@ export interface ContainerOptions {
 }
 
 function families(registry: Registry) {
-  return {
+  const f = {
     requests: new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by method, route template and status code.', labelNames: ['method', 'route', 'status_code'] as const, registers: [registry] }),
     duration: new Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request latency inside the function, by method, route template and status code.', labelNames: ['method', 'route', 'status_code'] as const, buckets: [0.001, 0.01, 0.1, 1], registers: [registry] }),
     orders: new Counter({ name: 'orders_created_total', help: 'Orders created, by their status at creation.', labelNames: ['status'] as const, registers: [registry] }),
     revenue: new Counter({ name: 'revenue_total', help: 'Value of created orders in currency minor units (cents), by currency.', labelNames: ['currency'] as const, registers: [registry] }),
   };
+  // As the real container does: every label set exists at 0 before its first event.
+  for (const status_code of ['200', '404']) f.requests.inc({ method: 'POST', route: '/api/orders', status_code }, 0);
+  f.orders.inc({ status: 'pending' }, 0);
+  f.revenue.inc({ currency: 'EUR' }, 0);
+  return f;
 }
 
 /** One invocation's worth of metrics: a request, and every third one an order of `cents`. */

@@ -1,0 +1,33 @@
+// The in-process variants of `npm run bench`, in table order, and what a child reports for one run.
+import type { PushStatus } from '../../lib/metrics/pusher.ts';
+
+export const VARIANTS = ['bare', 'recorded', 'ours', 'naive', 'powertools'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export const DESCRIPTIONS: Record<Variant, string> = {
+  bare: 'real handler, every lib/metrics module the request path uses replaced by a no-op stub (no prom-client)',
+  recorded: 'real handler with our hooks recording into our registry, PUSHGATEWAY_URL unset (nothing pushed)',
+  ours: 'real handler, our pusher awaited in requestEnd: Redis slot lease + changed families POSTed to the gateway',
+  naive: '"recorded" + prom-client `collectDefaultMetrics()` and `new Pushgateway(url).pushAdd()` of the global registry after every invocation',
+  powertools: '"bare" + Powertools `logMetrics` (2 metrics per invocation, EMF on stdout)',
+};
+
+export interface ChildResult {
+  variant: Variant;
+  invocations: number;
+  latencyUs: number[];
+  cpuUs: number[];
+  wallMs: number;
+  /** Responses that were not 200, and responses not served from the cache, during the measured loop. */
+  bad: number;
+  misses: number;
+  naiveFailures: number;
+  /** Bytes written on sockets during the measured loop, by peer. */
+  wire: { gateway: number; redis: number; other: number };
+  /** Our pusher's fetch bodies during the measured loop. */
+  pushed: { requests: number; bodyBytes: number; families: number };
+  stdoutBytes: number;
+  /** The full text exposition of the registry the variant pushes (ours: our registry; naive: the global one). */
+  registry: { bytes: number; families: number } | undefined;
+  pushStatus: PushStatus | undefined;
+}
