@@ -20,9 +20,10 @@ if (!config.cache.redisUrl) console.log('No REDIS_URL: using the in-process cach
 if (!config.metrics.pushgatewayUrl) console.log('No PUSHGATEWAY_URL: metrics are recorded but not pushed');
 
 const port = process.env.HTTP_PORT ?? '3000';
-const offline = spawn('npx', ['serverless', 'offline', 'start'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
-offline.stdout.on('data', (chunk: Buffer) => {
-  process.stdout.write(chunk);
+const offline = spawn('npx', ['serverless', 'offline', 'start'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+offline.stderr.pipe(process.stderr);
+// serverless-offline says "Server ready" on one stream or the other depending on its version.
+const watchForReady = (chunk: Buffer) => {
   if (chunk.toString().includes('Server ready')) {
     console.log(`
 serverless-shop is up on http://127.0.0.1:${port}
@@ -30,7 +31,12 @@ serverless-shop is up on http://127.0.0.1:${port}
   curl http://127.0.0.1:${port}/healthz
 Admin: ${config.seed.adminEmail} / ${config.seed.adminPassword}. Ctrl-C stops everything.`);
   }
+};
+offline.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  watchForReady(chunk);
 });
+offline.stderr.on('data', watchForReady);
 
 let stopping = false;
 const stop = async (code: number) => {

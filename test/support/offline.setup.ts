@@ -44,11 +44,17 @@ export default async function setup(): Promise<() => Promise<void>> {
   process.env.E2E_BASE_URL = E2E_BASE_URL;
   console.log(`serverless-offline ready on ${E2E_BASE_URL}; its output: ${logFile}`);
 
+  // The whole process group (npx and serverless under it); a group already gone is fine.
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {}
+  };
   return async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-child.pid!, 'SIGTERM');
+    signal('SIGTERM');
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    if (child.exitCode === null) signal('SIGKILL');
   };
 }
