@@ -252,24 +252,9 @@ stop_pg() {
 }
 
 stop_redis() {
-  [[ -f "$REDIS_PID" ]] || return 0
-  local pid
-  pid="$(head -n 1 "$REDIS_PID" 2>/dev/null || true)"
-  if ! pid_is "$pid" redis-server; then
-    log "redis in $REDIS_DIR is not running"
-    rm -f -- "$REDIS_PID"
-    return 0
-  fi
-  log "stopping redis (pid $pid)"
   # With `--save ''` a SIGTERM shuts down without writing a snapshot
   # (same as `redis-cli shutdown nosave`), and needs no port.
-  kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_gone "$pid" 10; then
-    log "redis (pid $pid) did not stop; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 5 || true
-  fi
-  rm -f -- "$REDIS_PID"
+  stop_bg "$REDIS_PID" redis-server redis
 }
 
 # Stop a server started in the background by start_bg: $1 pidfile, $2 its
