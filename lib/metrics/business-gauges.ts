@@ -1,7 +1,7 @@
 // The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
 // group of their own: one writer, so the values are the database's, not a sum over containers.
 import { Gauge, Registry } from 'prom-client';
-import { groupUrl } from './gateway.ts';
+import { groupUrl, sendToGroup } from './gateway.ts';
 
 export interface BusinessFigures {
   ordersByStatus: Record<string, number>;
@@ -33,12 +33,10 @@ export async function pushBusinessGauges(options: {
   job?: string;
 }): Promise<void> {
   const registry = businessRegistry(options.figures);
-  const response = await fetch(groupUrl(options.gatewayUrl, 'collector', 'collector', options.job), {
+  await sendToGroup(groupUrl(options.gatewayUrl, 'collector', 'collector', options.job), {
     method: 'PUT',
     body: await registry.metrics(),
     headers: { 'Content-Type': registry.contentType, ...options.headers },
     signal: AbortSignal.timeout(options.timeoutMs),
   });
-  await response.text();
-  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
 }

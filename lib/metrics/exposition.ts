@@ -2,6 +2,7 @@
 // slot's pushed value is its stored base plus this container's increments), which prom-client's own
 // exposition cannot express.
 import type { Registry } from 'prom-client';
+import type { StoredSeries } from './slots.ts';
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 export type Labels = Record<string, string>;
@@ -28,6 +29,11 @@ export function seriesKey(metricName: string, labels: Labels): string {
     .sort()
     .map((name) => `${name}=${JSON.stringify(labels[name])}`);
   return `${metricName}{${pairs.join(',')}}`;
+}
+
+/** Series as Redis and the gateway's JSON give them back, keyed like a snapshot's. */
+export function storedSeriesMap(stored: StoredSeries[]): Map<string, Series> {
+  return new Map(stored.map(([family, metricName, labels, value]) => [seriesKey(metricName, labels), { family, metricName, labels, value }]));
 }
 
 /** Counters and histograms add up across slots; gauges are a container's current reading. */

@@ -1,4 +1,7 @@
-// Addressing the Pushgateway: group URLs and credentials, shared by the pusher, the janitor and the collector.
+// Talking to the Pushgateway: group URLs, credentials, reading and writing groups. Shared by the pusher, the
+// janitor and the business collector.
+import type { StoredSeries } from './slots.ts';
+
 export const JOB = 'serverless-shop';
 
 export interface GatewayAuth {
@@ -18,3 +21,51 @@ export function authHeaders(auth: GatewayAuth | undefined): Record<string, strin
 }
 
 export const TEXT_FORMAT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** One request to a group (POST, PUT or DELETE); the answer is drained so the keep-alive socket can carry the next. */
+export async function sendToGroup(url: string, init: RequestInit): Promise<void> {
+  const response = await fetch(url, init);
+  await response.text();
+  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+}
+
+// The gateway's JSON API: a group's metric families, histograms as buckets/sum/count.
+export interface GatewayMetrics {
+  data: ({ labels: Record<string, string> } & Record<string, unknown>)[];
+}
+interface GatewayFamily {
+  type: string;
+  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; sum?: string; count?: string }[];
+}
+
+/** A group's counters and histograms from GET /api/v1/metrics, as stored series. */
+export function groupSeries(body: GatewayMetrics, group: Record<string, string>): StoredSeries[] | undefined {
+  const found = body.data.find((g) => Object.entries(group).every(([k, v]) => g.labels[k] === v));
+  if (!found) return undefined;
+  const out: StoredSeries[] = [];
+  for (const [name, raw] of Object.entries(found)) {
+    const family = raw as GatewayFamily;
+    if (name === 'labels' || !family?.metrics) continue;
+    for (const m of family.metrics) {
+      const labels = Object.fromEntries(Object.entries(m.labels ?? {}).filter(([k]) => !(k in group) && k !== 'job'));
+      if (family.type === 'COUNTER') out.push([name, name, labels, Number(m.value)]);
+      if (family.type === 'HISTOGRAM') {
+        for (const [le, count] of Object.entries(m.buckets ?? {})) out.push([name, `${name}_bucket`, { ...labels, le: le === '+Inf' ? '+Inf' : String(Number(le)) }, Number(count)]);
+        out.push([name, `${name}_bucket`, { ...labels, le: '+Inf' }, Number(m.count)]);
+        out.push([name, `${name}_sum`, labels, Number(m.sum)], [name, `${name}_count`, labels, Number(m.count)]);
+      }
+    }
+  }
+  return out;
+}
+
+
+/** Every group the gateway holds, from its JSON API. */
+export async function readGroups(gatewayUrl: string, init: RequestInit = {}): Promise<GatewayMetrics> {
+  const response = await fetch(new URL('/api/v1/metrics', gatewayUrl), init);
+  if (!response.ok) {
+    await response.text();
+    throw new Error(`gateway answered ${response.status}`);
+  }
+  return (await response.json()) as GatewayMetrics;
+}

@@ -3,10 +3,9 @@
 // - re-pushes a group's Redis state (slots, and overflow groups) where the gateway holds other values and no
 //   container holds it (a late push can land after a newer one; a timed-out last push never landed; a
 //   restarted gateway forgets groups).
-import { groupSeries } from './pusher.ts';
-import { render, seriesKey, type Family, type Series } from './exposition.ts';
-import type { SlotStore } from './slots.ts';
-import { groupUrl, JOB, TEXT_FORMAT } from './gateway.ts';
+import { render, seriesKey, storedSeriesMap, type Family } from './exposition.ts';
+import type { SlotStore, StoredSeries } from './slots.ts';
+import { groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT } from './gateway.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
@@ -36,13 +35,11 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
   const job = options.job ?? JOB;
   const now = options.now ?? Date.now;
   const report: JanitorReport = { deleted: [], healed: [] };
-  const response = await fetch(new URL('/api/v1/metrics', options.gatewayUrl), { headers: options.headers });
-  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
-  const body = (await response.json()) as { data: GatewayGroup[] };
+  const body = await readGroups(options.gatewayUrl, { headers: options.headers });
   const urlOf = (labels: Record<string, string>) => groupUrl(options.gatewayUrl, labels.function!, labels.instance!, job);
 
   const seen = new Set<string>();
-  for (const group of body.data) {
+  for (const group of body.data as GatewayGroup[]) {
     const { function: fn, instance } = group.labels;
     if (group.labels.job !== job || !fn || !instance) continue;
     if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
@@ -57,7 +54,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
           return 'healed';
         }
         if (stale) {
-          await fetch(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
+          await sendToGroup(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
           return 'deleted';
         }
         return 'kept';
@@ -65,7 +62,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
       if (outcome === 'healed') report.healed.push(instance);
       if (outcome === 'deleted') report.deleted.push(instance);
     } else if (stale) {
-      await fetch(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
+      await sendToGroup(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
       report.deleted.push(instance);
     }
   }
@@ -94,22 +91,14 @@ function groupIdOf(fn: string, instance: string): string | undefined {
   return /^(\d+|overflow-[0-9a-f]{8})$/.test(id) ? id : undefined;
 }
 
-type Stored = [family: string, metricName: string, labels: Record<string, string>, value: number][];
-
-function differs(onGateway: Stored, stored: Stored): boolean {
+function differs(onGateway: StoredSeries[], stored: StoredSeries[]): boolean {
   const gateway = new Map(onGateway.map(([, metricName, labels, value]) => [seriesKey(metricName, labels), value]));
   return stored.some(([, metricName, labels, value]) => gateway.get(seriesKey(metricName, labels)) !== value);
 }
 
-async function repush(url: string, stored: Stored, options: JanitorOptions): Promise<void> {
-  const series: Series[] = stored.map(([family, metricName, labels, value]) => ({ family, metricName, labels, value }));
+async function repush(url: string, stored: StoredSeries[], options: JanitorOptions): Promise<void> {
+  const series = [...storedSeriesMap(stored).values()];
   const names = new Set(series.map((s) => s.family));
   const families = [...options.families.values()].filter((f) => names.has(f.name));
-  const response = await fetch(url, {
-    method: 'POST',
-    body: render(families, series),
-    headers: { 'Content-Type': TEXT_FORMAT, ...options.headers },
-  });
-  await response.text();
-  if (!response.ok) throw new Error(`gateway refused the re-push: ${response.status}`);
+  await sendToGroup(url, { method: 'POST', body: render(families, series), headers: { 'Content-Type': TEXT_FORMAT, ...options.headers } });
 }

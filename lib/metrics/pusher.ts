@@ -3,9 +3,9 @@
 // accounted anywhere durable; it never throws, and it never takes longer than its timeout per attempt.
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { isCumulative, render, seriesKey, snapshot, type Family, type Series, type Snapshot } from './exposition.ts';
+import { isCumulative, render, seriesKey, snapshot, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
 import type { Lease, SlotStore, StoredSeries } from './slots.ts';
-import { authHeaders, groupUrl, JOB, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
+import { authHeaders, groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
 
 export interface PusherOptions {
   registry: Registry;
@@ -37,8 +37,6 @@ type Target =
   | { kind: 'slot'; instance: string; lease: Lease }
   | { kind: 'overflow'; instance: string; id: string; since: number }
   | { kind: 'solo'; instance: string };
-
-class PushError extends Error {}
 
 export function createPusher(options: PusherOptions) {
   const job = options.job ?? JOB;
@@ -97,9 +95,7 @@ export function createPusher(options: PusherOptions) {
   async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      const response = await fetch(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: deadline });
-      await response.text(); // drained, so the keep-alive socket can carry the next push
-      if (!response.ok) throw new PushError(`gateway answered ${response.status}`);
+      await sendToGroup(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: deadline });
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }
@@ -120,7 +116,7 @@ export function createPusher(options: PusherOptions) {
     if (!lease) return false;
     const instance = `${fn}-${lease.slot}`;
     const stored = (await options.slots!.load(fn, String(lease.slot))) ?? (await fromGateway(instance));
-    adopt({ kind: 'slot', instance, lease }, toSeriesMap(stored ?? []));
+    adopt({ kind: 'slot', instance, lease }, storedSeriesMap(stored ?? []));
     zerosNeeded = stored === undefined;
     return true;
   }
@@ -263,9 +259,7 @@ export function createPusher(options: PusherOptions) {
 
   async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
     try {
-      const response = await fetch(new URL('/api/v1/metrics', options.gatewayUrl), { headers, signal: deadline });
-      if (!response.ok) return undefined;
-      return groupSeries((await response.json()) as GatewayMetrics, { job, function: fn, instance });
+      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: deadline }), { job, function: fn, instance });
     } catch {
       return undefined;
     }
@@ -293,40 +287,6 @@ function withoutGroupLabels(own: Snapshot, fn: string): Snapshot {
 function cumulativeOf(own: Snapshot): Map<string, number> {
   const out = new Map<string, number>();
   for (const [key, s] of own.series) if (isCumulative(own.families.get(s.family)?.type ?? 'gauge')) out.set(key, s.value);
-  return out;
-}
-
-function toSeriesMap(stored: StoredSeries[]): Map<string, Series> {
-  return new Map(stored.map(([family, metricName, labels, value]) => [seriesKey(metricName, labels), { family, metricName, labels, value }]));
-}
-
-// The gateway's JSON API: a group's metric families, histograms as buckets/sum/count.
-interface GatewayMetrics {
-  data: ({ labels: Record<string, string> } & Record<string, unknown>)[];
-}
-interface GatewayFamily {
-  type: string;
-  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; sum?: string; count?: string }[];
-}
-
-/** A group's counters and histograms from GET /api/v1/metrics, as stored series. */
-export function groupSeries(body: GatewayMetrics, group: Record<string, string>): StoredSeries[] | undefined {
-  const found = body.data.find((g) => Object.entries(group).every(([k, v]) => g.labels[k] === v));
-  if (!found) return undefined;
-  const out: StoredSeries[] = [];
-  for (const [name, raw] of Object.entries(found)) {
-    const family = raw as GatewayFamily;
-    if (name === 'labels' || !family?.metrics) continue;
-    for (const m of family.metrics) {
-      const labels = Object.fromEntries(Object.entries(m.labels ?? {}).filter(([k]) => !(k in group) && k !== 'job'));
-      if (family.type === 'COUNTER') out.push([name, name, labels, Number(m.value)]);
-      if (family.type === 'HISTOGRAM') {
-        for (const [le, count] of Object.entries(m.buckets ?? {})) out.push([name, `${name}_bucket`, { ...labels, le: le === '+Inf' ? '+Inf' : String(Number(le)) }, Number(count)]);
-        out.push([name, `${name}_bucket`, { ...labels, le: '+Inf' }, Number(m.count)]);
-        out.push([name, `${name}_sum`, labels, Number(m.sum)], [name, `${name}_count`, labels, Number(m.count)]);
-      }
-    }
-  }
   return out;
 }
 
