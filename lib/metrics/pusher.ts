@@ -151,8 +151,7 @@ export function createPusher(options: PusherOptions) {
     const values = new Map<string, Series>();
     for (const [key, s] of base) values.set(key, { ...s });
     for (const [key, s] of own.series) {
-      const family = own.families.get(s.family);
-      if (!family || !isCumulative(family.type)) {
+      if (!cumulative(own, s)) {
         values.set(key, { ...s });
         continue;
       }
@@ -169,10 +168,7 @@ export function createPusher(options: PusherOptions) {
   async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<boolean> {
     if (target?.kind === 'solo' || !target) return true;
     const stored: StoredSeries[] = [];
-    for (const s of values.values()) {
-      const family = own.families.get(s.family);
-      if (family && isCumulative(family.type)) stored.push([s.family, s.metricName, s.labels, s.value]);
-    }
+    for (const s of values.values()) if (cumulative(own, s)) stored.push([s.family, s.metricName, s.labels, s.value]);
     if (target.kind === 'overflow') {
       await options.slots!.storeOverflow(fn, target.id, stored).then(
         () => {
@@ -210,13 +206,15 @@ export function createPusher(options: PusherOptions) {
       target = undefined;
       await ensureTarget();
       values = compose(own);
-      if (!(await recordDurably(own, values))) overflow();
-      values = compose(own);
+      if (!(await recordDurably(own, values))) {
+        overflow();
+        values = compose(own);
+      }
     }
     const current = target!;
     if (zerosNeeded) {
       // A series' first sample is invisible to increase(): the gateway sees every new series at 0 first.
-      const zeros = [...values.values()].map((s) => (isCumulative(own.families.get(s.family)?.type ?? 'gauge') ? { ...s, value: 0 } : s));
+      const zeros = [...values.values()].map((s) => (cumulative(own, s) ? { ...s, value: 0 } : s));
       await send(current.instance, render(own.families.values(), zeros));
       zerosNeeded = false;
     }
@@ -273,9 +271,9 @@ export function createPusher(options: PusherOptions) {
  */
 function withoutGroupLabels(own: Snapshot, fn: string): Snapshot {
   const series = new Map<string, Series>();
-  for (const s of own.series.values()) {
+  for (const [key, s] of own.series) {
     if (s.labels.function !== fn) {
-      series.set(seriesKey(s.metricName, s.labels), s);
+      series.set(key, s);
       continue;
     }
     const { function: _, ...labels } = s.labels;
@@ -284,9 +282,15 @@ function withoutGroupLabels(own: Snapshot, fn: string): Snapshot {
   return { families: own.families, series };
 }
 
+/** Whether the series adds up across slots (a counter's or histogram's), by its family's type. */
+function cumulative(own: Snapshot, s: Series): boolean {
+  const family = own.families.get(s.family);
+  return family !== undefined && isCumulative(family.type);
+}
+
 function cumulativeOf(own: Snapshot): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [key, s] of own.series) if (isCumulative(own.families.get(s.family)?.type ?? 'gauge')) out.set(key, s.value);
+  for (const [key, s] of own.series) if (cumulative(own, s)) out.set(key, s.value);
   return out;
 }
 
