@@ -120,30 +120,38 @@ function table(header: string[], rows: string[][], align?: string[]): string {
 }
 
 // ---- runs -----------------------------------------------------------------------------------------------------
-function runChild(variant: Variant, productId: number, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+/**
+ * Runs one bench child (stdout to /dev/null: it counts what it wrote itself) and resolves with the message it
+ * sends back. Bounded by `timeoutMs`; `profile` names the run `--profile` asks a CPU profile of.
+ */
+function forkForResult<T>(what: string, script: string, argv: string[], env: NodeJS.ProcessEnv, profile: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(ROOT, 'scripts', 'bench', 'invoke.ts'), [variant, String(WARMUP), String(INVOCATIONS), String(productId)], {
+    const child = fork(path.join(ROOT, 'scripts', 'bench', script), argv, {
       env,
-      execArgv: args.profile === variant ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-dir']}`, '--cpu-prof-interval=100'] : [],
-      // stdout (Powertools' EMF, our logs) goes to /dev/null: the child counts what it wrote.
+      execArgv: args.profile === profile ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-dir']}`, '--cpu-prof-interval=100'] : [],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     children.add(child);
     let stderr = '';
-    let result: ChildResult | undefined;
+    let result: T | undefined;
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
-    child.on('message', (message) => (result = message as ChildResult));
-    // Bounded: even a gateway that answers nothing costs 200 ms per push (PUSH_TIMEOUT_MS).
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000 + (WARMUP + INVOCATIONS) * 50);
+    child.on('message', (message) => (result = message as T));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
-      if (!result) return reject(new Error(`variant ${variant} failed (exit ${code ?? signal}):\n${stderr}`));
-      if (result.bad > 0) return reject(new Error(`variant ${variant}: ${result.bad} responses were not 200`));
+      if (!result) return reject(new Error(`${what} failed (exit ${code ?? signal}):\n${stderr}`));
       resolve(result);
     });
   });
+}
+
+async function runChild(variant: Variant, productId: number, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+  // Bounded: even a gateway that answers nothing costs 200 ms per push (PUSH_TIMEOUT_MS).
+  const result = await forkForResult<ChildResult>(`variant ${variant}`, 'invoke.ts', [variant, String(WARMUP), String(INVOCATIONS), String(productId)], env, variant, 60_000 + (WARMUP + INVOCATIONS) * 50);
+  if (result.bad > 0) throw new Error(`variant ${variant}: ${result.bad} responses were not 200`);
+  return result;
 }
 
 interface Breakdown {
@@ -152,26 +160,14 @@ interface Breakdown {
   scratchVersion?: string;
 }
 function runBreakdown(productId: number, env: NodeJS.ProcessEnv): Promise<Breakdown> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(ROOT, 'scripts', 'bench', 'breakdown.ts'), [String(WARMUP), String(BREAKDOWN), String(productId)], {
-      env: { ...env, AWS_LAMBDA_FUNCTION_NAME: 'bench-breakdown-getProduct' },
-      execArgv: args.profile === 'breakdown' ? ['--cpu-prof', `--cpu-prof-dir=${args['profile-dir']}`, '--cpu-prof-interval=100'] : [],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    children.add(child);
-    let stderr = '';
-    let rows: Breakdown | undefined;
-    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
-    child.on('message', (message) => (rows = message as Breakdown));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000 + (WARMUP + 10 * BREAKDOWN) * 50);
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (!rows) return reject(new Error(`breakdown failed (exit ${code ?? signal}):\n${stderr}`));
-      resolve(rows);
-    });
-  });
+  return forkForResult<Breakdown>(
+    'breakdown',
+    'breakdown.ts',
+    [String(WARMUP), String(BREAKDOWN), String(productId)],
+    { ...env, AWS_LAMBDA_FUNCTION_NAME: 'bench-breakdown-getProduct' },
+    'breakdown',
+    180_000 + (WARMUP + 10 * BREAKDOWN) * 50,
+  );
 }
 
 async function productIdOf(databaseUrl: string): Promise<number> {
