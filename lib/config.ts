@@ -6,13 +6,14 @@ const DEV_JWT_SECRET = 'local-development-secret-not-for-deployment';
 export const LOCAL_ADMIN = Object.freeze({ email: 'admin@shop.local', password: 'admin-password' });
 
 const optionalUrl = z.url().optional();
-const positiveInt = (fallback: number) =>
+const wholeNumber = (fallback: number, { allowZero = false } = {}) =>
   z
     .string()
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
-    .pipe(z.number().int().positive())
+    .pipe(allowZero ? z.number().int().nonnegative() : z.number().int().positive())
     .default(fallback);
+const positiveInt = (fallback: number) => wholeNumber(fallback);
 
 const envSchema = z.object({
   SERVICE_NAME: z.string().default('serverless-shop'),
@@ -41,6 +42,9 @@ const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').optional(),
   JWT_SECRET_ID: z.string().optional(),
   TOKEN_TTL_SECONDS: positiveInt(3600),
+  // Failed logins on one account before its logins answer 429, and for how long after the last one let through.
+  LOGIN_MAX_FAILURES: positiveInt(5),
+  LOGIN_LOCK_SECONDS: positiveInt(900),
   EVENT_BUS_NAME: z.string().optional(),
 
   ADMIN_EMAIL: z.email().optional(),
@@ -55,7 +59,10 @@ const envSchema = z.object({
   PUSH_TIMEOUT_MS: positiveInt(200),
   // At least the function's concurrency limit (reservedConcurrency in serverless.yml).
   METRICS_SLOTS: positiveInt(16),
-  METRICS_LEASE_TTL_MS: positiveInt(300_000),
+  // An idle holder's last, unsent values reach the gateway through the janitor once its lease lapses.
+  METRICS_LEASE_TTL_MS: positiveInt(60_000),
+  // Gateway POSTs per slot at most this often; 0 sends one per invocation (see lib/metrics/pusher.ts).
+  METRICS_PUSH_INTERVAL_MS: wholeNumber(1000, { allowZero: true }),
   // Groups not pushed for this long, whose lease is gone, are deleted by the janitor.
   METRICS_STALE_AFTER_SECONDS: positiveInt(900),
 });
@@ -104,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       jwtSecret: e.JWT_SECRET ?? (e.JWT_SECRET_ID ? undefined : DEV_JWT_SECRET),
       jwtSecretId: e.JWT_SECRET_ID,
       tokenTtlSeconds: e.TOKEN_TTL_SECONDS,
+      login: Object.freeze({ maxFailures: e.LOGIN_MAX_FAILURES, lockSeconds: e.LOGIN_LOCK_SECONDS }),
     }),
     events: Object.freeze({ busName: e.EVENT_BUS_NAME }),
     // Off AWS, a known admin makes the seeded shop usable at once (README, events/); deployed, only if set.
@@ -122,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       pushTimeoutMs: e.PUSH_TIMEOUT_MS,
       slots: e.METRICS_SLOTS,
       leaseTtlMs: e.METRICS_LEASE_TTL_MS,
+      pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
       staleAfterSeconds: e.METRICS_STALE_AFTER_SECONDS,
     }),
   });

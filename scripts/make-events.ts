@@ -101,7 +101,7 @@ for (const s of samples) {
   };
   await writeFile(`events/${s.file}.json`, `${JSON.stringify(event, null, 2)}\n`);
 }
-// The scheduled functions (business collector, janitor) get an EventBridge "Scheduled Event".
+// The scheduled functions (business collector, janitor, outbox relay) get an EventBridge "Scheduled Event".
 const scheduled = {
   version: '0',
   id: 'invoke-local-schedule',

@@ -20,7 +20,8 @@ if (!config.cache.redisUrl) console.log('No REDIS_URL: using the in-process cach
 if (!config.metrics.pushgatewayUrl) console.log('No PUSHGATEWAY_URL: metrics are recorded but not pushed');
 
 const port = process.env.HTTP_PORT ?? '3000';
-const offline = spawn('npx', ['serverless', 'offline', 'start'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+// Its own process group: npx does not pass signals on to serverless, so stopping signals the whole group.
+const offline = spawn('npx', ['serverless', 'offline', 'start'], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env, detached: true });
 offline.stderr.pipe(process.stderr);
 // serverless-offline says "Server ready" on one stream or the other depending on its version.
 const watchForReady = (chunk: Buffer) => {
@@ -42,7 +43,11 @@ let stopping = false;
 const stop = async (code: number) => {
   if (stopping) return;
   stopping = true;
-  offline.kill('SIGTERM');
+  try {
+    process.kill(-offline.pid!, 'SIGTERM');
+  } catch {
+    // the group is already gone
+  }
   await stopDatabase();
   process.exit(code);
 };

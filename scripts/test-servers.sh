@@ -25,7 +25,9 @@
 # PUSHGATEWAY_PORT (default 59091), PROMETHEUS_PORT (default 59090).
 # Binaries come from the Debian packages `postgresql`, `redis-server`,
 # `prometheus-pushgateway` and `prometheus` (which also ships promtool);
-# they are installed with apt-get when missing.
+# they are installed with apt-get when missing, together with those the
+# monitoring tests start themselves (alertmanager, exporters, nginx,
+# docker-compose).
 set -euo pipefail
 
 # Only the export lines go to the real stdout (fd 3); everything else,
@@ -86,10 +88,17 @@ missing_packages() {
       fi
     done
   fi
-  # tool:package (promtool ships with prometheus).
+  # tool:package (promtool ships with prometheus, amtool with alertmanager).
+  # The monitoring tests also need Alertmanager, the exporters, nginx and
+  # docker-compose (only for `docker-compose config`; there is no engine).
   for pkg in redis-server:redis-server redis-cli:redis-tools \
     prometheus-pushgateway:prometheus-pushgateway prometheus:prometheus \
-    promtool:prometheus curl:curl; do
+    promtool:prometheus curl:curl \
+    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
+    prometheus-node-exporter:prometheus-node-exporter \
+    prometheus-postgres-exporter:prometheus-postgres-exporter \
+    prometheus-redis-exporter:prometheus-redis-exporter \
+    nginx:nginx docker-compose:docker-compose; do
     command -v "${pkg%%:*}" >/dev/null || missing+=("${pkg#*:}")
   done
   ((${#missing[@]} == 0)) || printf '%s\n' "${missing[@]}" | sort -u

@@ -13,7 +13,14 @@ export interface EventInput {
   detail: object;
 }
 
-export async function publishEvent({ source, detailType, detail }: EventInput): Promise<'published' | 'disabled'> {
+/**
+ * `timeoutMs` bounds the whole call, SDK retries included (the client's own bounds allow several seconds,
+ * too long for a caller that can leave the event to the outbox relay).
+ */
+export async function publishEvent(
+  { source, detailType, detail }: EventInput,
+  { timeoutMs }: { timeoutMs?: number } = {},
+): Promise<'published' | 'disabled'> {
   const busName = config.events.busName;
   // Local runs and tests have no bus; saying so lets callers tell "sent" from "skipped" without a config check.
   if (!busName) return 'disabled';
@@ -22,7 +29,9 @@ export async function publishEvent({ source, detailType, detail }: EventInput): 
   const entry = { EventBusName: busName, Source: source, DetailType: detailType, Detail: JSON.stringify(detail) };
   let out: PutEventsCommandOutput;
   try {
-    out = await eventBridge().send(new PutEventsCommand({ Entries: [entry] }));
+    out = await eventBridge().send(new PutEventsCommand({ Entries: [entry] }), {
+      abortSignal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+    });
   } catch (err) {
     throw new EventPublishError('event publish failed', { source, detailType }, { cause: err });
   }

@@ -46,6 +46,13 @@ export async function transaction<T>(table: string, work: (tx: Queryable) => Pro
   const pool = await getPool();
   const client = await timed({ operation: 'tx', table }, () => pool.connect());
   let broken: Error | undefined;
+  // The pool stops listening for a client's 'error' while it is checked out. If the server goes away during
+  // the transaction (a restart, a failover), the client emits one, and unheard it would crash the container;
+  // the request learns of it from its next statement anyway. The client is then destroyed, not pooled.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     const tx = queryableOf(client);
     await tx.query({ operation: 'tx', table }, 'BEGIN');
@@ -58,6 +65,7 @@ export async function transaction<T>(table: string, work: (tx: Queryable) => Pro
     });
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -19,6 +19,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   IDEMPOTENCY_KEY_REUSED: 422,
   UNKNOWN_PRODUCT: 422,
   MIXED_CURRENCY: 422,
+  TOO_MANY_ATTEMPTS: 429,
   SERVICE_UNAVAILABLE: 503,
 };
 
@@ -37,10 +38,20 @@ export class PayloadTooLargeError extends AppError {
   readonly code = 'PAYLOAD_TOO_LARGE';
 }
 
+export interface Fault {
+  type: string;
+  severity: 'warning' | 'critical';
+}
+/** The failures of ours a handler can answer with: an outage of a dependency (503), a bug (500). */
+export const FAULTS = {
+  dependency: { type: 'dependency_unavailable', severity: 'critical' },
+  bug: { type: 'unhandled', severity: 'critical' },
+} as const satisfies Record<string, Fault>;
+
 export interface MappedError {
   response: HttpResponse;
   /** Set when the failure is ours (a bug or an outage), so it is logged and counted. */
-  fault?: { type: string; severity: 'warning' | 'critical' };
+  fault?: Fault;
 }
 
 const body = (code: string, message: string, details?: Record<string, unknown>) => ({
@@ -55,13 +66,16 @@ export function mapError(err: unknown): MappedError {
   if (err instanceof AppError && STATUS_BY_CODE[err.code] !== undefined) {
     const status = STATUS_BY_CODE[err.code]!;
     if (status === 503) {
-      return { response: json(503, body(err.code, err.message), { 'Retry-After': '1' }), fault: { type: 'dependency_unavailable', severity: 'critical' } };
+      return { response: json(503, body(err.code, err.message), { 'Retry-After': '1' }), fault: FAULTS.dependency };
     }
-    return { response: json(status, body(err.code, err.message, err.details)) };
+    // A client told how long to wait (a locked login) also gets it as a header, as RFC 6585 asks of a 429.
+    const retryAfter = err.details?.retryAfterSeconds;
+    const headers = typeof retryAfter === 'number' ? { 'Retry-After': String(retryAfter) } : undefined;
+    return { response: json(status, body(err.code, err.message, err.details), headers) };
   }
   if (isMiddyHttpError(err) && err.statusCode < 500) {
     const known = FROM_MIDDY_STATUS[err.statusCode] ?? { status: err.statusCode, code: 'BAD_REQUEST', message: 'bad request' };
     return { response: json(known.status, body(known.code, known.message)) };
   }
-  return { response: json(500, body('INTERNAL_ERROR', 'internal error')), fault: { type: 'unhandled', severity: 'critical' } };
+  return { response: json(500, body('INTERNAL_ERROR', 'internal error')), fault: FAULTS.bug };
 }

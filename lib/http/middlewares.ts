@@ -7,7 +7,7 @@ import { parseBearer, verifyToken, type Principal } from '../auth/tokens.ts';
 import { ForbiddenError } from '../auth/errors.ts';
 import { countError } from '../metrics/errors.ts';
 import { log, describeError } from '../log.ts';
-import { mapError, PayloadTooLargeError, ValidationError } from './errors.ts';
+import { FAULTS, mapError, PayloadTooLargeError, ValidationError } from './errors.ts';
 import { inputOf, type AuthMode } from './input.ts';
 
 type HttpRequest = Request<APIGatewayProxyEventV2>;
@@ -85,6 +85,8 @@ export function authenticate(mode: AuthMode): MiddlewareObj<APIGatewayProxyEvent
  * and the official middlewares' onError (security headers, CORS) still decorate the answer.
  */
 export function errorHandler(route: string): MiddlewareObj<APIGatewayProxyEventV2> {
+  // At 0 from the start, so an error panel shows "none yet" rather than "no data".
+  for (const fault of Object.values(FAULTS)) countError(fault.type, 'handler', fault.severity, 0);
   return {
     name: 'errorHandler',
     onError: function errorHandlerOnError(request: HttpRequest) {

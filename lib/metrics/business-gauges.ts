@@ -25,6 +25,8 @@ export function businessRegistry(figures: BusinessFigures): Registry {
   return registry;
 }
 
+const COLLECTOR_FUNCTION = 'collectBusinessMetrics';
+
 export async function pushBusinessGauges(options: {
   gatewayUrl: string;
   figures: BusinessFigures;
@@ -33,7 +35,8 @@ export async function pushBusinessGauges(options: {
   job?: string;
 }): Promise<void> {
   const registry = businessRegistry(options.figures);
-  await sendToGroup(groupUrl(options.gatewayUrl, 'collector', 'collector', options.job), {
+  // Named after its function, like every other group, so alerts can tell when it stops (monitoring/rules).
+  await sendToGroup(groupUrl(options.gatewayUrl, COLLECTOR_FUNCTION, 'collector', options.job), {
     method: 'PUT',
     body: await registry.metrics(),
     headers: { 'Content-Type': registry.contentType, ...options.headers },

@@ -40,7 +40,7 @@ export const userLogins = new Counter({
 });
 
 ordersCreated.inc({ status: 'pending' }, 0);
-for (const result of ['success', 'failure'] as const) userLogins.inc({ result }, 0);
+for (const result of ['success', 'failure', 'locked'] as const) userLogins.inc({ result }, 0);
 userRegistrations.inc(0);
 
 export const business = {
@@ -57,7 +57,8 @@ export const business = {
   userRegistered(): void {
     userRegistrations.inc();
   },
-  loginAttempted(result: 'success' | 'failure'): void {
+  /** `locked`: refused without reading the password, after too many failures on the account. */
+  loginAttempted(result: 'success' | 'failure' | 'locked'): void {
     userLogins.inc({ result });
   },
 };

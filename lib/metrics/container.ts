@@ -10,6 +10,7 @@ import './database.ts';
 import './cache.ts';
 import './business.ts';
 import './errors.ts';
+import './events.ts';
 
 let pusher: Pusher | undefined;
 if (config.metrics.pushgatewayUrl) {
@@ -21,6 +22,7 @@ if (config.metrics.pushgatewayUrl) {
     slots: config.cache.redisUrl ? createRedisSlotStore(config.cache.redisUrl, config.cache.commandTimeoutMs) : undefined,
     maxSlots: config.metrics.slots,
     leaseTtlMs: config.metrics.leaseTtlMs,
+    pushIntervalMs: config.metrics.pushIntervalMs,
     auth: config.metrics.pushgatewayAuth,
   });
 } else {

@@ -10,6 +10,6 @@ export const errorsTotal = new Counter({
   registers: [registry],
 });
 
-export function countError(type: string, component: string, severity: Severity): void {
-  errorsTotal.inc({ type, component, severity });
+export function countError(type: string, component: string, severity: Severity, by = 1): void {
+  errorsTotal.inc({ type, component, severity }, by);
 }

@@ -1,6 +1,11 @@
 // Pushes one container's registry to the Pushgateway so that fleet totals stay exact (DESIGN.md, "Push
 // semantics"). What it pushes to a slot is the slot's stored base plus this container's increments not yet
 // accounted anywhere durable; it never throws, and it never takes longer than its timeout per attempt.
+//
+// Every invocation records its values in Redis (the slot's state, renewing the lease); the gateway POST, the
+// costly part, is sent at most once per `pushIntervalMs` per slot. What an invocation does not send is
+// already durable: the slot's next push sends it, and once the holder is gone (its lease lapsed) the janitor
+// puts the stored state on the gateway. Anything not safely stored in Redis is sent at once.
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, seriesKey, snapshot, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
@@ -20,6 +25,8 @@ export interface PusherOptions {
   job?: string;
   /** How often a container on an overflow group tries again to get a slot. */
   reclaimIntervalMs?: number;
+  /** Least time between two gateway POSTs of a slot whose values are stored in Redis; 0 sends every push. */
+  pushIntervalMs?: number;
 }
 
 export interface PushStatus {
@@ -29,7 +36,9 @@ export interface PushStatus {
   lastPushOk: boolean | undefined;
   lastPushError: string | undefined;
   lastPushBytes: number;
+  /** Invocations whose values went to the gateway, and those only stored in Redis for the slot's next push. */
   pushes: number;
+  deferred: number;
   failures: number;
 }
 
@@ -74,6 +83,8 @@ export function createPusher(options: PusherOptions) {
   let lastPushed = new Map<string, number>();
   let fullPushNeeded = true;
   let zerosNeeded = false;
+  /** When the current target's values last reached the gateway. */
+  let lastSentAt = 0;
   let inFlight: Promise<void> | undefined;
   const status: PushStatus = {
     instance: undefined,
@@ -83,6 +94,7 @@ export function createPusher(options: PusherOptions) {
     lastPushError: undefined,
     lastPushBytes: 0,
     pushes: 0,
+    deferred: 0,
     failures: 0,
   };
 
@@ -163,29 +175,30 @@ export function createPusher(options: PusherOptions) {
 
   /**
    * Records the values in Redis before they are pushed: a slot's state (renewing its lease), or an overflow
-   * group's. False when the slot is lost. Without Redis, an overflow group's only record is the gateway.
+   * group's. 'lost' when someone else holds the slot now; 'unstored' when the values reached no store (no
+   * Redis, or Redis down while our lease is still valid by our own clock), so the gateway is their only record.
    */
-  async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<boolean> {
-    if (target?.kind === 'solo' || !target) return true;
+  async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<'stored' | 'unstored' | 'lost'> {
+    if (target?.kind === 'solo' || !target) return 'unstored';
     const stored: StoredSeries[] = [];
     for (const s of values.values()) if (cumulative(own, s)) stored.push([s.family, s.metricName, s.labels, s.value]);
     if (target.kind === 'overflow') {
-      await options.slots!.storeOverflow(fn, target.id, stored).then(
+      return options.slots!.storeOverflow(fn, target.id, stored).then(
         () => {
           durable = cumulativeOf(own);
+          return 'stored' as const;
         },
-        () => {},
+        () => 'unstored' as const,
       );
-      return true;
     }
     const lease = target.lease;
     try {
-      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored))) return false;
+      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored))) return 'lost';
       durable = cumulativeOf(own);
-      return true;
+      return 'stored';
     } catch {
       // Redis is down: the lease is still ours until it runs out by our own clock
-      return Date.now() < lease.validUntil;
+      return Date.now() < lease.validUntil ? 'unstored' : 'lost';
     }
   }
 
@@ -196,21 +209,31 @@ export function createPusher(options: PusherOptions) {
     return [...families.values()].filter((f) => changed.has(f.name));
   }
 
-  async function pushOnce(): Promise<void> {
+  /** Whether this push may leave the gateway behind: only a slot's, whose values Redis holds. */
+  function mayDefer(record: 'stored' | 'unstored' | 'lost'): boolean {
+    const interval = options.pushIntervalMs ?? 0;
+    return record === 'stored' && target?.kind === 'slot' && !zerosNeeded && !fullPushNeeded && Date.now() - lastSentAt < interval;
+  }
+
+  async function pushOnce(): Promise<'sent' | 'deferred'> {
     deadline = AbortSignal.timeout(options.timeoutMs);
     const own = withoutGroupLabels(await snapshot(options.registry), fn);
     await ensureTarget();
     let values = compose(own);
-    if (!(await recordDurably(own, values))) {
+    let record = await recordDurably(own, values);
+    if (record === 'lost') {
       // Someone else holds our slot now: carry what we never recorded into a new slot (or an overflow group).
       target = undefined;
       await ensureTarget();
       values = compose(own);
-      if (!(await recordDurably(own, values))) {
+      record = await recordDurably(own, values);
+      if (record === 'lost') {
         overflow();
         values = compose(own);
+        record = await recordDurably(own, values);
       }
     }
+    if (mayDefer(record)) return 'deferred';
     const current = target!;
     if (zerosNeeded) {
       // A series' first sample is invisible to increase(): the gateway sees every new series at 0 first.
@@ -219,14 +242,17 @@ export function createPusher(options: PusherOptions) {
       zerosNeeded = false;
     }
     const families = changedFamilies(own.families, values);
-    if (families.length === 0) return;
-    const names = new Set(families.map((f) => f.name));
-    const body = render(families, [...values.values()].filter((s) => names.has(s.family)));
-    status.lastPushBytes = Buffer.byteLength(body);
-    await send(current.instance, body);
-    if (current.kind === 'overflow') durable = cumulativeOf(own); // the gateway is an overflow group's only record
+    if (families.length > 0) {
+      const names = new Set(families.map((f) => f.name));
+      const body = render(families, [...values.values()].filter((s) => names.has(s.family)));
+      status.lastPushBytes = Buffer.byteLength(body);
+      await send(current.instance, body);
+    }
+    if (record === 'unstored' && current.kind === 'overflow') durable = cumulativeOf(own); // the gateway is its only record
     for (const [key, s] of values) lastPushed.set(key, s.value);
     fullPushNeeded = false;
+    lastSentAt = Date.now();
+    return 'sent';
   }
 
   return {
@@ -234,20 +260,26 @@ export function createPusher(options: PusherOptions) {
     async push(): Promise<void> {
       while (inFlight) await inFlight; // one push at a time per container
       inFlight = pushOnce()
-        .then(() => {
+        .then((outcome) => {
+          if (outcome === 'deferred') {
+            status.deferred++;
+            return;
+          }
+          status.pushes++;
+          status.lastPushAt = new Date().toISOString();
           status.lastPushOk = true;
           status.lastPushError = undefined;
         })
         .catch((err: unknown) => {
           fullPushNeeded = true; // the gateway may have lost or reordered what we sent: resend it all
+          status.pushes++;
+          status.lastPushAt = new Date().toISOString();
           status.failures++;
           status.lastPushOk = false;
           status.lastPushError = err instanceof Error ? err.message : String(err);
           pushFailures.inc(labels);
         })
         .finally(() => {
-          status.pushes++;
-          status.lastPushAt = new Date().toISOString();
           inFlight = undefined;
         });
       await inFlight;

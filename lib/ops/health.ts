@@ -5,6 +5,7 @@ import { db } from '../db/query.ts';
 import { getPool } from '../db/pool.ts';
 import { getCache } from '../cache/index.ts';
 import { config } from '../config.ts';
+import { authHeaders } from '../metrics/gateway.ts';
 
 export interface Check {
   ok: boolean;
@@ -44,7 +45,9 @@ async function pushgatewayCheck(): Promise<Check> {
   const url = config.metrics.pushgatewayUrl;
   if (!url) return { ok: true, latencyMs: 0, configured: false };
   return timedCheck(async () => {
-    const response = await fetch(new URL('/-/healthy', url), { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    // A gateway behind basic auth answers 401 to anyone else, /-/healthy included.
+    const headers = authHeaders(config.metrics.pushgatewayAuth);
+    const response = await fetch(new URL('/-/healthy', url), { headers, signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
     await response.text();
     if (!response.ok) throw new Error(`gateway answered ${response.status}`);
   }, { configured: true });

@@ -23,6 +23,10 @@ export class SkuTakenError extends AppError {
 export class InvalidCredentialsError extends AppError {
   readonly code = 'INVALID_CREDENTIALS';
 }
+/** Too many failed logins on one account; `details.retryAfterSeconds` says when it may try again. */
+export class TooManyAttemptsError extends AppError {
+  readonly code = 'TOO_MANY_ATTEMPTS';
+}
 export class InvalidTransitionError extends AppError {
   readonly code = 'INVALID_TRANSITION';
 }

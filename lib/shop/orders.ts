@@ -4,11 +4,9 @@ import { createHash } from 'node:crypto';
 import { db, transaction, type Queryable } from '../db/query.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { UnauthorizedError } from '../auth/errors.ts';
-import { publishEvent } from '../aws/events.ts';
 import { business } from '../metrics/business.ts';
-import { countError } from '../metrics/errors.ts';
-import { log, describeError } from '../log.ts';
 import { invalidateProducts, type Page } from './products.ts';
+import { enqueueEvent, publishNow } from './outbox.ts';
 import {
   IdempotencyKeyReusedError,
   InvalidTransitionError,
@@ -142,13 +140,15 @@ async function placeOrder(tx: Queryable, userId: number, input: NewOrder): Promi
 }
 
 export async function createOrder(principal: Principal, input: NewOrder, idempotencyKey?: string): Promise<OrderOutcome> {
-  const outcome = await transaction('orders', async (tx): Promise<OrderOutcome> => {
+  const { outcome, eventId } = await transaction('orders', async (tx): Promise<{ outcome: OrderOutcome; eventId?: number }> => {
     await requireAccount(tx, principal.userId);
     if (idempotencyKey) {
       const claim = await claimKey(tx, principal.userId, idempotencyKey, requestHash(input));
-      if (!claim.claimed) return { statusCode: claim.statusCode, order: claim.order, replayed: true };
+      if (!claim.claimed) return { outcome: { statusCode: claim.statusCode, order: claim.order, replayed: true } };
     }
     const order = await placeOrder(tx, principal.userId, input);
+    // In the order's transaction: an order never exists without its event, nor an event without its order.
+    const eventId = await enqueueEvent(tx, { source: 'serverless-shop.orders', detailType: 'OrderCreated', detail: { ...order, userId: principal.userId } });
     if (idempotencyKey) {
       await tx.query(
         { operation: 'update', table: 'idempotency_keys' },
@@ -156,26 +156,16 @@ export async function createOrder(principal: Principal, input: NewOrder, idempot
         [principal.userId, idempotencyKey, JSON.stringify(order)],
       );
     }
-    return { statusCode: 201, order, replayed: false };
+    return { outcome: { statusCode: 201, order, replayed: false }, eventId };
   });
-  if (!outcome.replayed) await afterOrderCreated(outcome.order, principal);
+  if (eventId !== undefined) await afterOrderCreated(outcome.order, eventId);
   return outcome;
 }
 
-async function afterOrderCreated(order: Order, principal: Principal): Promise<void> {
+async function afterOrderCreated(order: Order, eventId: number): Promise<void> {
   business.orderCreated(order);
   await invalidateProducts(order.items.map((i) => i.productId));
-  try {
-    await publishEvent({
-      source: 'serverless-shop.orders',
-      detailType: 'OrderCreated',
-      detail: { ...order, userId: principal.userId },
-    });
-  } catch (err) {
-    // The order is committed; a lost notification must not turn it into an error for the buyer.
-    countError('event_publish_failed', 'events', 'warning');
-    log.error('OrderCreated not published', { orderId: order.id, ...describeError(err) });
-  }
+  await publishNow(eventId); // never throws: the relay sends what this does not
 }
 
 async function loadOrders(where: string, values: unknown[], suffix = ''): Promise<Order[]> {

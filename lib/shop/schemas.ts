@@ -16,7 +16,9 @@ export const idParams = z.strictObject({ id });
 
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR');
 const category = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be a lowercase slug (a-z, 0-9, -)');
-const text = (max: number) => z.string().trim().min(1).max(max);
+// Postgres text cannot hold U+0000: refused here it is a 400, not a statement that fails with a 500.
+const storable = z.string().refine((s) => !s.includes('\u0000'), 'must not contain the NUL character');
+const text = (max: number) => storable.trim().min(1).max(max);
 const cents = z.number().int().min(0).max(100_000_000);
 const stock = z.number().int().min(0).max(1_000_000);
 
@@ -25,13 +27,13 @@ export const listProductsQuery = z.strictObject({
   limit: digits(100).pipe(z.number().min(1)).default(20),
   offset: digits(10_000).default(0),
   category: category.optional(),
-  q: z.string().trim().min(1).max(100).optional(),
+  q: storable.trim().min(1).max(100).optional(),
   sort: z.enum(productSort).default('id'),
 });
 
 const productFields = {
   name: text(200),
-  description: z.string().max(2000),
+  description: storable.max(2000),
   category,
   priceCents: cents,
   currency,
@@ -55,7 +57,7 @@ export const registration = z.strictObject({
   name: text(100),
 });
 export const credentials = z.strictObject({
-  email: z.string().max(254),
+  email: storable.max(254),
   password: z.string().max(128),
 });
 

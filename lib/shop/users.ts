@@ -2,9 +2,11 @@ import { db } from '../db/query.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { hashPassword, verifyPassword, verifyAgainstNothing } from '../auth/passwords.ts';
 import { issueToken, type Principal, type Role } from '../auth/tokens.ts';
+import { getJwtSecret } from '../auth/secret.ts';
 import { business } from '../metrics/business.ts';
 import { UnauthorizedError } from '../auth/errors.ts';
-import { EmailTakenError, InvalidCredentialsError } from './errors.ts';
+import { EmailTakenError, InvalidCredentialsError, TooManyAttemptsError } from './errors.ts';
+import { loginThrottle } from './login-throttle.ts';
 import type { Credentials, Registration } from './schemas.ts';
 
 export interface User {
@@ -25,6 +27,9 @@ const sessionFor = async (user: User): Promise<Session> => ({ user, token: await
 
 export async function register(input: Registration): Promise<Session> {
   const email = normaliseEmail(input.email);
+  // The signing key before the account: a secret-store outage must not leave an account behind its 503, or
+  // the client's retry would be told the email is taken.
+  await getJwtSecret();
   try {
     const [row] = await db.query<UserRow>(
       { operation: 'insert', table: 'users' },
@@ -40,15 +45,23 @@ export async function register(input: Registration): Promise<Session> {
 }
 
 export async function login(input: Credentials): Promise<Session> {
+  const email = normaliseEmail(input.email);
+  // Before the database: a locked account answers the same whether it exists or not, and costs no hashing.
+  const verdict = await loginThrottle().attempt(email);
+  if (!verdict.allowed) {
+    business.loginAttempted('locked');
+    throw new TooManyAttemptsError('too many failed logins for this account; try again later', { retryAfterSeconds: verdict.retryAfterSeconds });
+  }
   const [row] = await db.query<UserRow>(
     { operation: 'select', table: 'users' },
     'SELECT id, email, name, role, password_hash FROM users WHERE lower(email) = $1',
-    [normaliseEmail(input.email)],
+    [email],
   );
   // An unknown email costs the same hashing work as a wrong password: no account enumeration by timing.
   const valid = row ? await verifyPassword(input.password, row.password_hash) : await verifyAgainstNothing(input.password);
   business.loginAttempted(valid ? 'success' : 'failure');
   if (!row || !valid) throw new InvalidCredentialsError('email or password is incorrect');
+  await loginThrottle().succeeded(email);
   return sessionFor(toUser(row));
 }
 

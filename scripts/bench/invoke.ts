@@ -89,7 +89,7 @@ if (variant === 'naive') {
   registryBytes = async () => ({ bytes: Buffer.byteLength(await client.register.metrics()), families: client.register.getMetricsAsArray().length });
 }
 
-if (variant === 'ours' || variant === 'recorded') {
+if (variant.startsWith('ours') || variant === 'recorded') {
   const { registry } = await import('../../lib/metrics/registry.ts');
   registryBytes = async () => ({ bytes: Buffer.byteLength(await registry.metrics()), families: registry.getMetricsAsArray().length });
 }
@@ -143,7 +143,7 @@ measuring = false;
 const wallMs = Number(process.hrtime.bigint() - wallStart) / 1e6;
 
 let pushStatus: ChildResult['pushStatus'];
-if (variant === 'ours') {
+if (variant.startsWith('ours')) {
   const container = await import('../../lib/metrics/container.ts');
   pushStatus = container.pushStatus();
 }

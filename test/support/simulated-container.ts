@@ -11,6 +11,8 @@ export interface ContainerOptions {
   maxSlots?: number;
   leaseTtlMs?: number;
   timeoutMs?: number;
+  /** 0 (the default here) sends every push; deployed containers defer to once per METRICS_PUSH_INTERVAL_MS. */
+  pushIntervalMs?: number;
 }
 
 function families(registry: Registry) {
@@ -55,6 +57,7 @@ export class SimulatedContainer {
       maxSlots: options.maxSlots ?? 16,
       leaseTtlMs: options.leaseTtlMs ?? 60_000,
       reclaimIntervalMs: 200,
+      pushIntervalMs: options.pushIntervalMs ?? 0,
     });
   }
 

@@ -12,6 +12,13 @@ describe('configuration', () => {
   it('parses numbers strictly', () => {
     expect(loadConfig({ PUSH_TIMEOUT_MS: '250' }).metrics.pushTimeoutMs).toBe(250);
     expect(() => loadConfig({ PUSH_TIMEOUT_MS: '250ms' })).toThrow(/PUSH_TIMEOUT_MS/);
+    expect(() => loadConfig({ PUSH_TIMEOUT_MS: '0' })).toThrow(/PUSH_TIMEOUT_MS/);
+  });
+
+  it('defers gateway pushes to once a second unless told 0 (every invocation)', () => {
+    expect(loadConfig({}).metrics.pushIntervalMs).toBe(1000);
+    expect(loadConfig({ METRICS_PUSH_INTERVAL_MS: '0' }).metrics.pushIntervalMs).toBe(0);
+    expect(() => loadConfig({ METRICS_PUSH_INTERVAL_MS: '-1' })).toThrow(/METRICS_PUSH_INTERVAL_MS/);
   });
 
   it('refuses to run deployed without a database or a token secret', () => {

@@ -12,6 +12,7 @@ import { business } from '../../../../lib/metrics/business.ts';
 import { observeQuery } from '../../../../lib/metrics/database.ts';
 import { observeCacheOperation } from '../../../../lib/metrics/cache.ts';
 import { countError } from '../../../../lib/metrics/errors.ts';
+import { eventMetrics } from '../../../../lib/metrics/events.ts';
 import { httpEvent, lambdaContext } from '../../../support/lambda.ts';
 
 const promtool = process.env.PROMTOOL ?? 'promtool';
@@ -34,6 +35,8 @@ describe.runIf(available || process.env.CI)('the exposition', () => {
     observeQuery({ operation: 'select', table: 'products' }, 0.002);
     observeCacheOperation('get', 'hit', 0.0003);
     countError('unhandled', 'handler', 'critical');
+    eventMetrics.delivered('failed');
+    eventMetrics.backlog([{ detailType: 'OrderCreated', pending: 2, oldestAgeSeconds: 61 }]);
     await pushMetrics();
     // Act
     const exposition = await registry.metrics();

@@ -2,6 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { createPusher } from '../../../../lib/metrics/pusher.ts';
+import { runJanitor } from '../../../../lib/metrics/janitor.ts';
+import { snapshot } from '../../../../lib/metrics/exposition.ts';
 import { MemorySlotStore } from '../../../support/memory-slot-store.ts';
 import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
 import { unique } from '../../../support/fixtures.ts';
@@ -9,11 +11,11 @@ import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../s
 
 let gatewayUrl: string | undefined;
 
-function container(fn: string, slots: MemorySlotStore | undefined, gateway = gatewayUrl!) {
+function container(fn: string, slots: MemorySlotStore | undefined, { gateway = gatewayUrl!, pushIntervalMs = 0 } = {}) {
   const registry = new Registry();
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered.', labelNames: ['route'] as const, registers: [registry] });
   const memory = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory.', registers: [registry] });
-  const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots: 4, leaseTtlMs: 60_000 });
+  const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots: 4, leaseTtlMs: 60_000, pushIntervalMs });
   return { registry, requests, memory, pusher };
 }
 
@@ -135,6 +137,48 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     expect(sent[0]).not.toContain('static_');
     expect(sent[0]).not.toContain('process_resident_memory_bytes');
     expect(Buffer.byteLength(sent[0]!)).toBeLessThan(Buffer.byteLength(await c.registry.metrics()));
+  });
+
+  it('sends a slot to the gateway at most once per interval, with every invocation stored in Redis meanwhile', async () => {
+    // Prepare
+    const fn = unique('interval');
+    const slots = new MemorySlotStore();
+    const c = container(fn, slots, { pushIntervalMs: 60_000 });
+    // Act
+    const sent = await capturingPosts(async () => {
+      for (let n = 0; n < 5; n++) {
+        c.requests.inc({ route: '/a' });
+        await c.pusher.push();
+      }
+    });
+    // Assess: the first invocation sends (zeros, then its values); the other four are stored, not sent
+    expect(sent).toHaveLength(2);
+    expect(c.pusher.status()).toEqual(expect.objectContaining({ pushes: 1, deferred: 4, failures: 0 }));
+    expect(await total(fn)).toBe(1);
+    expect(slots.state.get(`${fn}:0`)?.find(([, name]) => name === 'http_requests_total')?.[3]).toBe(5);
+    // The holder is gone and its lease lapsed: the janitor puts what it never sent on the gateway
+    slots.release(fn, 0);
+    const report = await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(c.registry)).families, onlyFunction: fn });
+    expect(report.healed).toEqual([`${fn}-0`]);
+    expect(await total(fn)).toBe(5);
+  });
+
+  it('sends at once, whatever the interval, what Redis could not store', async () => {
+    const fn = unique('interval-unstored');
+    const slots = new MemorySlotStore();
+    const c = container(fn, slots, { pushIntervalMs: 60_000 });
+    c.requests.inc({ route: '/a' });
+    await c.pusher.push();
+    c.requests.inc({ route: '/a' });
+    await c.pusher.push(); // stored, not sent
+    expect(await total(fn)).toBe(1);
+    // Act: Redis goes down while the lease is still valid by our own clock
+    slots.down = true;
+    c.requests.inc({ route: '/a' });
+    await c.pusher.push();
+    // Assess
+    expect(await total(fn)).toBe(3);
+    expect(c.pusher.status()).toEqual(expect.objectContaining({ pushes: 2, deferred: 1, target: 'slot' }));
   });
 
   it('never throws and stays within its timeout when the gateway does not answer', async () => {

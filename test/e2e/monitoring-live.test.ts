@@ -1,0 +1,195 @@
+// Every query ops will read, run against a real Prometheus fed by the running shop: the shipped config
+// (monitoring/prometheus.yml, rendered for loopback by scripts/stack/render.ts, rule files and all) scraping
+// the gateway that serverless-offline's functions push to, the three exporters, an Alertmanager and itself,
+// after a burst of the traffic generator. Each dashboard panel's query must parse and return data; each
+// recording and alerting rule must evaluate without error, each recording rule must produce series, and
+// each alert's condition (the expression without its threshold) must see data.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardQueries } from '../../monitoring/dashboards/index.ts';
+import { COMPOSE_PORTS, MONITORING_DIR, renderAll, type LocalPorts, type Service } from '../../scripts/stack/render.ts';
+import { runTraffic } from '../../scripts/traffic/generator.ts';
+import { freePort } from '../support/pushgateway-process.ts';
+import { adminToken, baseUrl, createProductAs, unique } from '../support/http.ts';
+import { E2E_PORT, TEST_ADMIN } from '../support/test-env.ts';
+
+const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PUSHGATEWAY_URL: gatewayUrl } = process.env;
+const BINARIES = ['prometheus', 'prometheus-alertmanager', 'prometheus-postgres-exporter', 'prometheus-redis-exporter', 'prometheus-node-exporter'];
+const missing = BINARIES.filter((bin) => spawnSync(bin, ['--version']).error !== undefined);
+if (process.env.CI && missing.length) throw new Error(`CI needs ${missing.join(', ')} (scripts/test-servers.sh installs them)`);
+// A range that holds several of this test's 1 s scrapes, for Grafana's $__rate_interval.
+const RATE_INTERVAL = '30s';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const portOf = (url: string) => Number(new URL(url).port);
+
+const children: ChildProcess[] = [];
+const dir = mkdtempSync(path.join(os.tmpdir(), 'shop-monitoring-live-'));
+let prometheus: string;
+
+function start(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const log: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => log.push(chunk.toString()));
+  child.once('exit', (code) => {
+    if (code !== null && code !== 0) console.error(`${bin} exited with ${code}:\n${log.join('').slice(-2000)}`);
+  });
+  children.push(child);
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+interface QueryAnswer {
+  status: 'success' | 'error';
+  error?: string;
+  data?: { result: unknown[] };
+}
+async function query(expr: string): Promise<QueryAnswer> {
+  const url = new URL('/api/v1/query', prometheus);
+  url.searchParams.set('query', expr.replaceAll('$__rate_interval', RATE_INTERVAL));
+  return (await fetch(url)).json() as Promise<QueryAnswer>;
+}
+const outcome = (a: QueryAnswer) => (a.status !== 'success' ? `error: ${a.error}` : a.data!.result.length === 0 ? 'no data' : 'ok');
+
+/** The config as shipped, with every scrape and evaluation each second so that a short test sees rates. */
+function liveConfig(ports: LocalPorts): string {
+  const file = renderAll(path.join(dir, 'configs'), ports).prometheus;
+  const config = parse(readFileSync(file, 'utf8')) as { global: Record<string, string>; scrape_configs: Record<string, unknown>[] };
+  Object.assign(config.global, { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' });
+  for (const job of config.scrape_configs) delete job.scrape_interval;
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+/**
+ * An alert's condition: its expression up to the top-level comparison with its threshold. This Prometheus
+ * is minutes old: a comparison with the past (`offset 2h`) is made with the present instead.
+ */
+function condition(alertExpr: string): string {
+  const expr = alertExpr.replace(/\s+offset\s+\w+/g, '');
+  let depth = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (c === '(' || c === '{' || c === '[') depth++;
+    else if (c === ')' || c === '}' || c === ']') depth--;
+    else if (c === '"' || c === "'") i = expr.indexOf(c, i + 1);
+    else if (depth === 0 && /^(>=|<=|==|!=|>|<)/.test(expr.slice(i))) return expr.slice(0, i).trim();
+  }
+  return expr;
+}
+
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+}
+const rules: Rule[] = readdirSync(path.join(MONITORING_DIR, 'rules'))
+  .filter((f) => f.endsWith('.yml'))
+  .flatMap((f) => (parse(readFileSync(path.join(MONITORING_DIR, 'rules', f), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules));
+
+describe.runIf(databaseUrl && redisUrl && gatewayUrl && missing.length === 0)('the dashboards and rules against a live Prometheus', () => {
+  beforeAll(async () => {
+    const free = async () => freePort();
+    const ports: LocalPorts = {
+      ...(Object.fromEntries(Object.keys(COMPOSE_PORTS).map((s) => [s, 0])) as LocalPorts),
+      api: E2E_PORT,
+      postgres: portOf(databaseUrl!),
+      redis: portOf(redisUrl!),
+      pushgateway: portOf(gatewayUrl!),
+    };
+    for (const service of ['nginx', 'prometheus', 'alertmanager', 'postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]) ports[service] = await free();
+    const configs = path.join(dir, 'configs');
+    const prometheusConfig = liveConfig(ports);
+    const at = (service: Service) => `127.0.0.1:${ports[service]}`;
+    start('prometheus-postgres-exporter', [`--web.listen-address=${at('postgres-exporter')}`], { DATA_SOURCE_NAME: `${databaseUrl}?sslmode=disable` });
+    start('prometheus-redis-exporter', ['-redis.addr', redisUrl!, '-web.listen-address', at('redis-exporter')]);
+    start('prometheus-node-exporter', [`--web.listen-address=${at('node-exporter')}`]);
+    start('prometheus-alertmanager', [
+      `--config.file=${path.join(configs, 'alertmanager.yml')}`,
+      `--storage.path=${path.join(dir, 'alertmanager')}`,
+      `--web.listen-address=${at('alertmanager')}`,
+      '--cluster.listen-address=',
+    ]);
+    start('prometheus', [`--config.file=${prometheusConfig}`, `--storage.tsdb.path=${path.join(dir, 'prometheus')}`, `--web.listen-address=${at('prometheus')}`]);
+    prometheus = `http://${at('prometheus')}`;
+    await Promise.all([
+      waitFor(`${prometheus}/-/ready`),
+      waitFor(`http://${at('alertmanager')}/-/ready`),
+      ...(['postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]).map((s) => waitFor(`http://${at(s)}/metrics`)),
+    ]);
+
+    // Traffic through the functions, then the two scheduled jobs that feed panels of their own.
+    const admin = await adminToken();
+    const category = unique('live').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+    for (let n = 0; n < 4; n++) await createProductAs(admin, { category, stock: 40, priceCents: 700 + n * 100 });
+    const report = await runTraffic({ baseUrl: baseUrl(), durationMs: 12_000, rps: 20, concurrency: 4, admin: TEST_ADMIN, category });
+    const answered = Object.values(report.byRoute).reduce((sum, byClass) => sum + Object.values(byClass).reduce((a, b) => a + b, 0), 0);
+    console.log(`monitoring-live: ${answered} requests of traffic, ${report.createdOrderIds.length} orders`);
+    for (const fn of ['collectBusinessMetrics', 'relayOutbox']) {
+      const invoked = await fetch(`http://127.0.0.1:${E2E_PORT + 2}/2015-03-31/functions/serverless-shop-dev-${fn}/invocations`, { method: 'POST', body: '{}' });
+      expect(invoked.status, fn).toBe(200);
+    }
+    // A few more seconds of scrapes and rule evaluations, so every rate has samples on both sides.
+    await sleep(6000);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await sleep(300);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('scrapes every job of monitoring/prometheus.yml', async () => {
+    const up = (await query('up')).data!.result as { metric: { job: string }; value: [number, string] }[];
+    expect(Object.fromEntries(up.map((r) => [r.metric.job, r.value[1]]))).toEqual({
+      pushgateway: '1',
+      prometheus: '1',
+      alertmanager: '1',
+      postgres: '1',
+      redis: '1',
+      node: '1',
+    });
+  });
+
+  it('answers every dashboard panel query with data', async () => {
+    const queries = dashboardQueries();
+    expect(queries.length).toBeGreaterThan(40);
+    const failed: string[] = [];
+    for (const q of queries) {
+      const answer = outcome(await query(q.expr));
+      if (answer !== 'ok') failed.push(`${q.dashboard} › ${q.panel}: ${answer}\n    ${q.expr}`);
+    }
+    console.log(`monitoring-live: ${queries.length - failed.length} of ${queries.length} panel queries returned data`);
+    expect(failed).toEqual([]);
+  });
+
+  it('evaluates every rule without error, and every recording rule has series', async () => {
+    const answer = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string; type: string }[] }[] };
+    };
+    const loaded = answer.data.groups.flatMap((g) => g.rules);
+    expect(loaded.length).toBe(rules.length);
+    expect(loaded.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)).toEqual([]);
+    const empty: string[] = [];
+    for (const rule of rules.filter((r) => r.record)) if (outcome(await query(rule.record!)) !== 'ok') empty.push(rule.record!);
+    expect(empty).toEqual([]);
+  });
+
+  it("sees data under every alert's condition", async () => {
+    const failed: string[] = [];
+    for (const rule of rules.filter((r) => r.alert)) {
+      const answer = outcome(await query(condition(rule.expr)));
+      if (answer !== 'ok') failed.push(`${rule.alert}: ${answer}\n    ${condition(rule.expr)}`);
+    }
+    expect(failed).toEqual([]);
+  });
+});
