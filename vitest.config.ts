@@ -20,6 +20,9 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/support/servers.setup.ts', 'test/support/offline.setup.ts'],
+          // One serverless-offline serves every file: files in parallel would load it past its Lambda timeouts
+          // on a 2-core machine and race each other's cache and stock expectations.
+          fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

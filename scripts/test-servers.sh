@@ -34,8 +34,11 @@ set -euo pipefail
 # including the output of every command run here, goes to stderr.
 exec 3>&1 1>&2
 
-log() { printf 'test-servers: %s\n' "$*"; }
-die() { log "ERROR: $*"; exit 1; }
+# Process helpers shared with the local stack (log, die, as_pg, find_pg_bin, port_in_use, wait_gone,
+# http_ok, log_tail, start_bg, wait_http).
+LOG_NAME=test-servers
+# shellcheck source=scripts/stack/proc.sh
+. "$(dirname "${BASH_SOURCE[0]}")/stack/proc.sh"
 
 usage() {
   echo "usage: $0 start|stop <dir>"
@@ -57,23 +60,8 @@ PROMETHEUS_TEMPLATE="$REPO_ROOT/monitoring/prometheus.test.yml"
 TEMPLATE_PUSHGATEWAY_ADDR=127.0.0.1:59091
 TEMPLATE_PROMETHEUS_ADDR=127.0.0.1:59090
 
-IS_ROOT=0
-[[ $EUID -eq 0 ]] && IS_ROOT=1
 
 # --- binaries ---------------------------------------------------------------
-
-# Newest /usr/lib/postgresql/<major>/bin that has a server (PG_BIN overrides).
-find_pg_bin() {
-  if [[ -n "${PG_BIN:-}" ]]; then
-    echo "$PG_BIN"
-    return 0
-  fi
-  local major
-  major="$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null |
-    awk -F/ '{ print $5 }' | sort -V | tail -n 1)"
-  [[ -n "$major" ]] || return 1
-  echo "/usr/lib/postgresql/$major/bin"
-}
 
 # Debian packages whose binaries are missing (none when all are there).
 missing_packages() {
@@ -122,46 +110,12 @@ ensure_binaries() {
 
 # --- helpers ----------------------------------------------------------------
 
-# PostgreSQL refuses to run as root, so its tools run as the `postgres`
-# system user (from "/", in case the caller's cwd is not readable by it).
-as_pg() {
-  if [[ $IS_ROOT -eq 1 ]]; then
-    (cd / && runuser -u postgres -- "$@")
-  else
-    "$@"
-  fi
-}
-
-port_in_use() {
-  (exec 9<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 # True if pid $1 is alive and its command name starts with $2.
 pid_is() {
   local pid="$1" name="$2" comm
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   comm="$(cat "/proc/$pid/comm" 2>/dev/null)" || return 1
   [[ "$comm" == "$name"* ]]
-}
-
-wait_gone() {
-  local pid="$1" secs="$2" i
-  for ((i = 0; i < secs * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-# True once http://127.0.0.1:$1$2 answers 2xx.
-http_ok() {
-  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1$2" 2>/dev/null
-}
-
-log_tail() {
-  local file="$1"
-  log "last lines of $file:"
-  tail -n 40 "$file" 2>/dev/null | sed 's/^/    /' || true
 }
 
 # --- paths ------------------------------------------------------------------
@@ -263,12 +217,13 @@ stop_pg() {
 stop_redis() {
   # With `--save ''` a SIGTERM shuts down without writing a snapshot
   # (same as `redis-cli shutdown nosave`), and needs no port.
-  stop_bg "$REDIS_PID" redis-server redis
+  stop_by_comm "$REDIS_PID" redis-server redis
 }
 
-# Stop a server started in the background by start_bg: $1 pidfile, $2 its
-# /proc/<pid>/comm (at most 15 characters), $3 a name for the log.
-stop_bg() {
+# Stop a server by its pidfile (start_bg's, or redis-server's own, which has
+# no start time): $1 pidfile, $2 its /proc/<pid>/comm (at most 15
+# characters), $3 a name for the log.
+stop_by_comm() {
   local pidfile="$1" comm="$2" name="$3" pid
   [[ -f "$pidfile" ]] || return 0
   pid="$(head -n 1 "$pidfile" 2>/dev/null || true)"
@@ -290,8 +245,8 @@ stop_bg() {
 }
 
 # /proc/<pid>/comm is cut to 15 characters: "prometheus-push".
-stop_pushgateway() { stop_bg "$PGW_PID" prometheus-push pushgateway; }
-stop_prometheus() { stop_bg "$PROM_PID" prometheus prometheus; }
+stop_pushgateway() { stop_by_comm "$PGW_PID" prometheus-push pushgateway; }
+stop_prometheus() { stop_by_comm "$PROM_PID" prometheus prometheus; }
 
 stop_all() {
   stop_prometheus
@@ -412,35 +367,6 @@ start_redis() {
   done
   log_tail "$REDIS_LOG"
   die "redis not ready on 127.0.0.1:$REDIS_PORT after ${READY_TIMEOUT}s"
-}
-
-# Start "$@" in the background, in its own session, with stdin from
-# /dev/null, stdout+stderr appended to $1 and the caller's stdout (fd 3)
-# closed, so that a caller's $(...) does not wait for it. Writes its pid to $2.
-start_bg() {
-  local logfile="$1" pidfile="$2"
-  shift 2
-  # Without job control the child is not a process group leader, so setsid
-  # does not fork: $! is the server's own pid.
-  setsid "$@" </dev/null >>"$logfile" 2>&1 3>&- &
-  echo "$!" >"$pidfile"
-}
-
-# Wait until http://127.0.0.1:$port$path answers 2xx; fail early if the
-# process has died. $1 name, $2 pidfile, $3 logfile, $4 port, $5 path.
-wait_http() {
-  local name="$1" pidfile="$2" logfile="$3" port="$4" path="$5" pid i
-  pid="$(cat "$pidfile")"
-  for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
-    http_ok "$port" "$path" && return 0
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log_tail "$logfile"
-      die "$name exited during startup"
-    fi
-    sleep 0.1
-  done
-  log_tail "$logfile"
-  die "$name not ready on 127.0.0.1:$port$path after ${READY_TIMEOUT}s"
 }
 
 start_pushgateway() {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, seriesKey, snapshot, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
-import type { Lease, SlotStore, StoredSeries } from './slots.ts';
+import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
 import { authHeaders, groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
 
 export interface PusherOptions {
@@ -80,6 +80,13 @@ export function createPusher(options: PusherOptions) {
   let accounted = new Map<string, number>();
   /** Our own values as of the last durable record, for the next target's `accounted`. */
   let durable = new Map<string, number>();
+  /**
+   * Stores of a slot whose answer was lost: applied or not, only Redis knows. `durable` presumes the latest
+   * was applied (carrying it into the next target could count it twice); `settle` corrects that once Redis
+   * answers, from `before`, what was durable before the first of them.
+   */
+  let unsure: { lease: Lease; before: Map<string, number>; stores: { write: number; cumulative: Map<string, number> }[] } | undefined;
+  let writes = 0;
   let lastPushed = new Map<string, number>();
   let fullPushNeeded = true;
   let zerosNeeded = false;
@@ -192,14 +199,44 @@ export function createPusher(options: PusherOptions) {
       );
     }
     const lease = target.lease;
+    const write = ++writes;
     try {
-      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored))) return 'lost';
+      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored, write))) return 'lost';
       durable = cumulativeOf(own);
+      if (unsure?.lease === lease) unsure = undefined; // the slot's state holds all of ours, whatever became of those
       return 'stored';
-    } catch {
+    } catch (err) {
+      if (!(err instanceof NotSentError) && (!unsure || unsure.lease === lease)) {
+        unsure ??= { lease, before: durable, stores: [] };
+        durable = cumulativeOf(own);
+        unsure.stores.push({ write, cumulative: durable });
+      }
       // Redis is down: the lease is still ours until it runs out by our own clock
       return Date.now() < lease.validUntil ? 'unstored' : 'lost';
     }
+  }
+
+  /**
+   * Learns which of the unsure stores Redis applied, once it answers again and we are off that slot (on it,
+   * the next store supersedes them all), and gives the current target what the slot does not hold.
+   */
+  async function settle(): Promise<void> {
+    if (!unsure || (target?.kind === 'slot' && target.lease === unsure.lease)) return;
+    let applied: number;
+    try {
+      applied = await options.slots!.lastWrite(unsure.lease);
+    } catch {
+      return; // still unreachable: ask again next time
+    }
+    const presumed = unsure.stores.at(-1)!.cumulative;
+    const truth = unsure.stores.filter((u) => u.write <= applied).at(-1)?.cumulative ?? unsure.before;
+    durable = new Map(durable);
+    for (const [key, value] of presumed) {
+      const missing = value - (truth.get(key) ?? 0);
+      accounted.set(key, (accounted.get(key) ?? 0) - missing);
+      durable.set(key, (durable.get(key) ?? 0) - missing);
+    }
+    unsure = undefined;
   }
 
   function changedFamilies(families: Map<string, Family>, values: Map<string, Series>): Family[] {
@@ -219,6 +256,7 @@ export function createPusher(options: PusherOptions) {
     deadline = AbortSignal.timeout(options.timeoutMs);
     const own = withoutGroupLabels(await snapshot(options.registry), fn);
     await ensureTarget();
+    if (unsure) await settle();
     let values = compose(own);
     let record = await recordDurably(own, values);
     if (record === 'lost') {

@@ -13,13 +13,25 @@ export interface Lease {
   validUntil: number;
 }
 
+/**
+ * A store that never reached Redis (no connection: ioredis refuses at once without an offline queue). Any
+ * other failure of a store may have been applied with only its answer lost (a timeout, a connection closed
+ * under it): the pusher then asks `lastWrite` once Redis answers again.
+ */
+export class NotSentError extends Error {}
+
 export interface SlotStore {
   /** Takes a free slot below `max` (NX), or returns undefined when all are held. */
   claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined>;
   /** The values stored for a group (a slot number or an overflow id), or undefined if none were. */
   load(fn: string, id: string): Promise<StoredSeries[] | undefined>;
-  /** Renews the lease and stores the values about to be pushed, atomically; false if the lease is lost. */
-  renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]): Promise<boolean>;
+  /**
+   * Renews the lease and stores the values about to be pushed, atomically, recording `write` (the lease's
+   * store number) as applied; false if the lease is lost. Throws NotSentError when it never reached Redis.
+   */
+  renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number): Promise<boolean>;
+  /** The number of the last store of this lease that Redis applied (0: none it remembers). */
+  lastWrite(lease: Lease): Promise<number>;
   /**
    * Stores an overflow group's values. Its id is random and only its container pushes it, so it needs no
    * lease; stored, the janitor can put it back on a gateway that lost it.
@@ -34,6 +46,9 @@ export interface SlotStore {
 
 const leaseKey = (fn: string, id: string | number) => `metrics:lease:${fn}:${id}`;
 const stateKey = (fn: string, id: string | number) => `metrics:state:${fn}:${id}`;
+const writtenKey = (token: string) => `metrics:written:${token}`;
+// Long enough to settle a store whose answer was lost once Redis is back; a lease's marker is one small key.
+const WRITTEN_TTL_SECONDS = 3600;
 // Continuity outlives idle periods, but not forever: a slot unused for a week starts again from zero.
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 // Our clock and Redis's may drift, and a push is in flight while we decide: stop early.
@@ -43,6 +58,7 @@ const RENEW_AND_STORE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
   return 1
 end
 return 0`;
@@ -74,22 +90,30 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       const json = await redis.get(stateKey(fn, id));
       return json === null ? undefined : (JSON.parse(json) as StoredSeries[]);
     },
-    async renewAndStore(fn, lease, ttlMs, values) {
+    async renewAndStore(fn, lease, ttlMs, values, write) {
       await connected();
       const started = Date.now();
+      if (redis.status !== 'ready') throw new NotSentError(`redis is ${redis.status}`);
       const renewed = await redis.eval(
         RENEW_AND_STORE,
-        2,
+        3,
         leaseKey(fn, lease.slot),
         stateKey(fn, lease.slot),
+        writtenKey(lease.token),
         lease.token,
         String(ttlMs),
         JSON.stringify(values),
         String(STATE_TTL_SECONDS),
+        String(write),
+        String(WRITTEN_TTL_SECONDS),
       );
       if (renewed !== 1) return false;
       lease.validUntil = validFrom(started, ttlMs);
       return true;
+    },
+    async lastWrite(lease) {
+      await connected();
+      return Number((await redis.get(writtenKey(lease.token))) ?? 0);
     },
     async storeOverflow(fn, id, values) {
       await connected();

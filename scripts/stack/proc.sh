@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Process helpers for the launchers that run servers from local binaries on
-# loopback (scripts/start-monitoring.sh). Source it; it defines functions only.
+# loopback (scripts/start-monitoring.sh, scripts/test-servers.sh). Source it;
+# it defines functions only.
 #
 # A server runs in its own session with a pidfile holding its pid and its
 # start time (/proc/<pid>/stat); it is signalled only while that pid still has

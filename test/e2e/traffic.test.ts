@@ -9,7 +9,7 @@ import { TEST_ADMIN } from '../support/test-env.ts';
 const category = unique('traffic').toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
 // Long enough for a random mix after the first pass, which meets the functions' cold starts.
 const DURATION_MS = 10_000;
-const RPS = 25;
+const RPS = 15;
 let admin: string;
 let report: TrafficReport;
 

@@ -1,14 +1,17 @@
 // A SlotStore in memory, with the failures a test needs to cause: a lease taken over, Redis down.
 import { randomUUID } from 'node:crypto';
-import type { Lease, SlotStore, StoredSeries } from '../../lib/metrics/slots.ts';
+import { NotSentError, type Lease, type SlotStore, type StoredSeries } from '../../lib/metrics/slots.ts';
 
 export class MemorySlotStore implements SlotStore {
   readonly leases = new Map<string, string>();
   readonly state = new Map<string, StoredSeries[]>();
+  readonly written = new Map<string, number>();
   down = false;
+  /** The next store is applied, then Redis goes down before it answers (its reply is lost). */
+  loseNextReply = false;
 
   private check(): void {
-    if (this.down) throw new Error('redis is down');
+    if (this.down) throw new NotSentError('redis is down');
   }
 
   /** Someone else takes the slot, as after our lease expired while we were frozen. */
@@ -35,12 +38,22 @@ export class MemorySlotStore implements SlotStore {
     this.check();
     this.state.set(`${fn}:${id}`, structuredClone(values));
   }
-  async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[]) {
+  async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number) {
     this.check();
     if (this.leases.get(`${fn}:${lease.slot}`) !== lease.token) return false;
     this.state.set(`${fn}:${lease.slot}`, structuredClone(values));
+    this.written.set(lease.token, write);
     lease.validUntil = Date.now() + ttlMs - 1000;
+    if (this.loseNextReply) {
+      this.loseNextReply = false;
+      this.down = true;
+      throw new Error('connection closed before the reply');
+    }
     return true;
+  }
+  async lastWrite(lease: Lease) {
+    this.check();
+    return this.written.get(lease.token) ?? 0;
   }
   async storedGroups() {
     return [...this.state.keys()].map((key) => {

@@ -18,21 +18,26 @@ export class PushgatewayProcess {
   readonly url: string;
   readonly port: number;
   readonly log: string[] = [];
+  private readonly args: string[];
+  private readonly headers: Record<string, string>;
 
-  constructor(port: number) {
+  /** `args` are extra flags (--web.config.file=...); `headers` go with the readiness check (its credentials). */
+  constructor(port: number, options: { args?: string[]; headers?: Record<string, string> } = {}) {
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
+    this.args = options.args ?? [];
+    this.headers = options.headers ?? {};
   }
 
   async start(): Promise<void> {
-    this.child = spawn(process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, '--persistence.file=', '--log.level=debug'], {
+    this.child = spawn(process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, '--persistence.file=', '--log.level=debug', ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const collect = (chunk: Buffer) => this.log.push(...chunk.toString().split('\n').filter(Boolean));
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
     for (let attempt = 0; attempt < 100; attempt++) {
-      const ready = await fetch(`${this.url}/-/ready`).then((r) => r.ok, () => false);
+      const ready = await fetch(`${this.url}/-/ready`, { headers: this.headers }).then((r) => r.ok, () => false);
       if (ready) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

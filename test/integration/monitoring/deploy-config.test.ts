@@ -45,6 +45,7 @@ const EDGE_SERVICES = ['api', 'grafana', 'nginx'];
 // Where each stateful service keeps its data: a named volume must be mounted there.
 const DATA_DIRS: Record<string, string> = {
   postgres: '/var/lib/postgresql/data',
+  redis: '/data',
   pushgateway: '/pushgateway',
   prometheus: '/prometheus',
   alertmanager: '/alertmanager',
@@ -147,7 +148,7 @@ describe('docker-compose.full.yml', () => {
       const named = (compose.services[name]?.volumes ?? []).map(mount).filter((m) => !m.bind);
       expect(named.map((m) => m.target), name).toContain(dir);
     }
-    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'pgdata', 'prometheus-data', 'pushgateway-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'pgdata', 'prometheus-data', 'pushgateway-data', 'redis-data']);
   });
 
   it('persists the gateway to a file on its named volume', () => {

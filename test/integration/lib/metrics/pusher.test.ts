@@ -11,11 +11,11 @@ import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../s
 
 let gatewayUrl: string | undefined;
 
-function container(fn: string, slots: MemorySlotStore | undefined, { gateway = gatewayUrl!, pushIntervalMs = 0 } = {}) {
+function container(fn: string, slots: MemorySlotStore | undefined, { gateway = gatewayUrl!, pushIntervalMs = 0, maxSlots = 4, leaseTtlMs = 60_000 } = {}) {
   const registry = new Registry();
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered.', labelNames: ['route'] as const, registers: [registry] });
   const memory = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory.', registers: [registry] });
-  const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots: 4, leaseTtlMs: 60_000, pushIntervalMs });
+  const pusher = createPusher({ registry, functionName: fn, gatewayUrl: gateway, timeoutMs: 1000, slots, maxSlots, leaseTtlMs, pushIntervalMs, reclaimIntervalMs: 60_000 });
   return { registry, requests, memory, pusher };
 }
 
@@ -179,6 +179,53 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     // Assess
     expect(await total(fn)).toBe(3);
     expect(c.pusher.status()).toEqual(expect.objectContaining({ pushes: 2, deferred: 1, target: 'slot' }));
+  });
+
+  it('counts once a store whose reply was lost, though it moved on to another group before knowing', async () => {
+    // Prepare: a short lease, so that the lost reply is followed by a lease no longer valid by our own clock
+    const fn = unique('lost-reply');
+    const slots = new MemorySlotStore();
+    const { registry, requests, pusher } = container(fn, slots, { maxSlots: 1, leaseTtlMs: 1200 });
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    // Act: the second store reaches Redis, its answer does not; then the lease runs out by our clock
+    slots.loseNextReply = true;
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    requests.inc({ route: '/a' });
+    await pusher.push(); // overflow: the second request is presumed stored in the slot, not carried
+    slots.down = false;
+    requests.inc({ route: '/a' });
+    await pusher.push(); // Redis answers: the second store did land, nothing to give the overflow group
+    slots.release(fn, 0);
+    await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(registry)).families, onlyFunction: fn });
+    // Assess
+    expect(pusher.status().target).toBe('overflow');
+    expect(await total(fn)).toBe(4);
+  });
+
+  it('carries a store whose reply was lost when Redis says it never landed', async () => {
+    const fn = unique('lost-store');
+    const slots = new MemorySlotStore();
+    const { registry, requests, pusher } = container(fn, slots, { maxSlots: 1, leaseTtlMs: 1200 });
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    slots.loseNextReply = true;
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    // Redis came back without that store (say, restarted from a snapshot taken before it)
+    slots.written.delete([...slots.written.keys()][0]!);
+    slots.state.set(`${fn}:0`, slots.state.get(`${fn}:0`)!.map(([family, name, labels, value]) => [family, name, labels, name === 'http_requests_total' ? 1 : value]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    slots.down = false;
+    requests.inc({ route: '/a' });
+    await pusher.push();
+    slots.release(fn, 0);
+    await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(registry)).families, onlyFunction: fn });
+    expect(await total(fn)).toBe(4);
   });
 
   it('never throws and stays within its timeout when the gateway does not answer', async () => {
