@@ -1,5 +1,5 @@
-// serverless-offline for the load run: the real bundles and HTTP API emulation, as `npm start` and the e2e
-// tests run it, in a process group of its own so that stopping it stops everything it started.
+// serverless-offline for the load run and the e2e tests: the real bundles and HTTP API emulation, as `npm start`
+// runs it, in a process group of its own so that stopping it stops everything it started.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
