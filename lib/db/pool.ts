@@ -78,7 +78,8 @@ function projectRoot(): string {
 
 export const embeddedDatabaseUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
 
-function isListening(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (also used by the fault tests' servers). */
+export function isListening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './pushgateway-process.ts';
+import { isListening } from '../../lib/db/pool.ts';
 
 /** A binary a test needs: locally its absence skips the test, in CI it fails it (servers are required there). */
 export function requireBinaries(available: boolean, what: string): boolean {
@@ -149,17 +150,6 @@ export class SilentServer {
     for (const socket of this.sockets) socket.destroy();
     await new Promise((resolve) => this.server.close(resolve));
   }
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
