@@ -18,7 +18,9 @@ const token = await new SignJWT({ role: 'admin' })
 
 interface Sample {
   file: string;
+  /** The routeKey: "METHOD /path" as in serverless.yml, or "$default" with `method`. */
   route: string;
+  method?: string;
   path: string;
   params?: Record<string, string>;
   query?: Record<string, string>;
@@ -68,11 +70,12 @@ const samples: Sample[] = [
   { file: 'healthz', route: 'GET /healthz', path: '/healthz' },
   { file: 'info', route: 'GET /info', path: '/info' },
   { file: 'healthz-metrics', route: 'GET /healthz/metrics', path: '/healthz/metrics' },
+  { file: 'fallback', route: '$default', method: 'GET', path: '/api/no-such-route' },
 ];
 
 await mkdir('events', { recursive: true });
 for (const s of samples) {
-  const [method] = s.route.split(' ');
+  const method = s.method ?? s.route.split(' ')[0]!;
   const headers: Record<string, string> = { accept: 'application/json', ...s.headers };
   if (s.body !== undefined) headers['content-type'] = 'application/json';
   if (s.auth) headers.authorization = `Bearer ${token}`;

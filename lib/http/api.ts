@@ -20,6 +20,9 @@ import type { HttpResponse } from './responses.ts';
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 type Who<A> = A extends 'user' | 'admin' ? Principal : undefined;
 
+const CORS_METHODS = 'GET,POST,PUT,PATCH,DELETE';
+const CORS_HEADERS = 'authorization,content-type,idempotency-key';
+
 // Routes without query or path parameters still reject unexpected ones: a typo'd parameter is an error.
 const emptyObject = z.strictObject({});
 
@@ -51,7 +54,9 @@ export function api<
     .use(httpContentNegotiation({ parseCharsets: false, parseLanguages: false, parseMediaTypes: false, parseEncodings: true, failOnMismatch: false }))
     .use(httpContentEncoding())
     .use(httpSecurityHeaders())
-    .use(httpCors({ origins: config.http.corsOrigins }))
+    // Preflights reach us through the $default route (functions/ops/fallback.ts; the HTTP API's own CORS is off),
+    // which answers them through the whole stack rather than http-cors's early return, so they get every header.
+    .use(httpCors({ origins: config.http.corsOrigins, methods: CORS_METHODS, headers: CORS_HEADERS, maxAge: 600, disableBeforePreflightResponse: true }))
     .use(authenticate(options.auth ?? 'none'));
   if (options.body) stack.use(bodyLimit(config.http.maxBodyBytes)).use(httpJsonBodyParser());
   return stack.use(validate({ body: options.body, query: options.query ?? emptyObject, params: options.params ?? emptyObject, headers: options.headers })).use(errorHandler(options.route));

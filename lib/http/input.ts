@@ -10,6 +10,7 @@ export interface RouteInput<Body = unknown, Query = unknown, Params = unknown, W
   query: Query;
   params: Params;
   principal: Who;
+  method: string;
   headers: Record<string, string | undefined>;
 }
 
@@ -18,6 +19,6 @@ type WithInput = Context & { [INPUT]?: RouteInput };
 
 export function inputOf(context: Context): RouteInput {
   const holder = context as WithInput;
-  holder[INPUT] ??= { body: undefined, query: undefined, params: undefined, principal: undefined, headers: {} };
+  holder[INPUT] ??= { body: undefined, query: undefined, params: undefined, principal: undefined, method: '', headers: {} };
   return holder[INPUT];
 }

@@ -12,12 +12,14 @@ import { inputOf, type AuthMode } from './input.ts';
 
 type HttpRequest = Request<APIGatewayProxyEventV2>;
 
-/** Hands the (normalised, lower-case) request headers to the route function. */
+/** Hands the method and the (normalised, lower-case) request headers to the route function. */
 export function keepHeaders(): MiddlewareObj<APIGatewayProxyEventV2> {
   return {
     name: 'keepHeaders',
     before: function keepHeadersBefore(request: HttpRequest) {
-      inputOf(request.context).headers = { ...request.event.headers };
+      const input = inputOf(request.context);
+      input.method = request.event.requestContext?.http?.method ?? '';
+      input.headers = { ...request.event.headers };
     },
   };
 }

@@ -28,6 +28,7 @@ const INVOCATIONS: [fn: string, event: string, status: number][] = [
   ['healthz', 'healthz', 200],
   ['info', 'info', 200],
   ['healthzMetrics', 'healthz-metrics', 200],
+  ['fallback', 'fallback', 404],
 ];
 // The scheduled jobs push to a Pushgateway; they run here when there is one.
 const SCHEDULED = ['collectBusinessMetrics', 'metricsJanitor'];
