@@ -14,6 +14,8 @@ import { dashboardQueries } from '../../monitoring/dashboards/index.ts';
 import { COMPOSE_PORTS, MONITORING_DIR, renderAll, type LocalPorts, type Service } from '../../scripts/stack/render.ts';
 import { runTraffic } from '../../scripts/traffic/generator.ts';
 import { freePort } from '../support/pushgateway-process.ts';
+import { waitFor } from '../support/server-process.ts';
+import { startAlertmanager, type Alertmanager } from '../integration/monitoring/rules-alertmanager.ts';
 import { adminToken, baseUrl, createProductAs, unique } from '../support/http.ts';
 import { E2E_PORT, TEST_ADMIN } from '../support/test-env.ts';
 
@@ -27,6 +29,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const portOf = (url: string) => Number(new URL(url).port);
 
 const children: ChildProcess[] = [];
+let alertmanager: Alertmanager | undefined;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'shop-monitoring-live-'));
 let prometheus: string;
 
@@ -40,13 +43,7 @@ function start(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   children.push(child);
 }
 
-async function waitFor(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer`);
-}
+const answers = (url: string) => waitFor(() => fetch(url).then((r) => r.ok, () => false), url, 20_000);
 
 interface QueryAnswer {
   status: 'success' | 'error';
@@ -98,33 +95,27 @@ const rules: Rule[] = readdirSync(path.join(MONITORING_DIR, 'rules'))
 
 describe.runIf(databaseUrl && redisUrl && gatewayUrl && missing.length === 0)('the dashboards and rules against a live Prometheus', () => {
   beforeAll(async () => {
-    const free = async () => freePort();
+    // The shipped Alertmanager config, as is (its webhooks lead nowhere here): Prometheus only needs to reach it.
+    alertmanager = await startAlertmanager(parse(readFileSync(path.join(MONITORING_DIR, 'alertmanager.yml'), 'utf8')));
     const ports: LocalPorts = {
       ...(Object.fromEntries(Object.keys(COMPOSE_PORTS).map((s) => [s, 0])) as LocalPorts),
       api: E2E_PORT,
       postgres: portOf(databaseUrl!),
       redis: portOf(redisUrl!),
       pushgateway: portOf(gatewayUrl!),
+      alertmanager: portOf(alertmanager.url),
     };
-    for (const service of ['nginx', 'prometheus', 'alertmanager', 'postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]) ports[service] = await free();
-    const configs = path.join(dir, 'configs');
+    for (const service of ['nginx', 'prometheus', 'postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]) ports[service] = await freePort();
     const prometheusConfig = liveConfig(ports);
     const at = (service: Service) => `127.0.0.1:${ports[service]}`;
     start('prometheus-postgres-exporter', [`--web.listen-address=${at('postgres-exporter')}`], { DATA_SOURCE_NAME: `${databaseUrl}?sslmode=disable` });
     start('prometheus-redis-exporter', ['-redis.addr', redisUrl!, '-web.listen-address', at('redis-exporter')]);
     start('prometheus-node-exporter', [`--web.listen-address=${at('node-exporter')}`]);
-    start('prometheus-alertmanager', [
-      `--config.file=${path.join(configs, 'alertmanager.yml')}`,
-      `--storage.path=${path.join(dir, 'alertmanager')}`,
-      `--web.listen-address=${at('alertmanager')}`,
-      '--cluster.listen-address=',
-    ]);
     start('prometheus', [`--config.file=${prometheusConfig}`, `--storage.tsdb.path=${path.join(dir, 'prometheus')}`, `--web.listen-address=${at('prometheus')}`]);
     prometheus = `http://${at('prometheus')}`;
     await Promise.all([
-      waitFor(`${prometheus}/-/ready`),
-      waitFor(`http://${at('alertmanager')}/-/ready`),
-      ...(['postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]).map((s) => waitFor(`http://${at(s)}/metrics`)),
+      answers(`${prometheus}/-/ready`),
+      ...(['postgres-exporter', 'redis-exporter', 'node-exporter'] as Service[]).map((s) => answers(`http://${at(s)}/metrics`)),
     ]);
 
     // Traffic through the functions, then the two scheduled jobs that feed panels of their own.
@@ -144,6 +135,7 @@ describe.runIf(databaseUrl && redisUrl && gatewayUrl && missing.length === 0)('t
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await alertmanager?.stop();
     await sleep(300);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -152,8 +152,9 @@ export class SilentServer {
   }
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
+/** Polls `check` every 50 ms until it holds, or fails after `timeoutMs`. */
+export async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; ) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
