@@ -2,13 +2,14 @@
 // semantics"). What it pushes to a slot is the slot's stored base plus this container's increments not yet
 // accounted anywhere durable; it never throws, and it never takes longer than its timeout per attempt.
 //
-// Every invocation records its values in Redis (the slot's state, renewing the lease); the gateway POST, the
-// costly part, is sent at most once per `pushIntervalMs` per slot. What an invocation does not send is
+// Every invocation records its values in Redis (the series that changed, renewing the lease); the gateway
+// POST, the costly part, is sent at most once per `pushIntervalMs` per slot. What an invocation does not send is
 // already durable: the slot's next push sends it, and once the holder is gone (its lease lapsed) the janitor
 // puts the stored state on the gateway. Anything not safely stored in Redis is sent at once.
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { isCumulative, render, seriesKey, snapshot, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
+import { isCumulative, render, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
+import { createSeriesReader } from './series-reader.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
 import { authHeaders, groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
 
@@ -73,11 +74,19 @@ export function createPusher(options: PusherOptions) {
   pushFailures.inc(labels, 0);
   slotOverflow.inc(labels, 0);
 
+  // Our own series, without the group's `function` label: a series' own `function` label repeats the
+  // group's (function_invocations_total{function}, ...). The gateway adds group labels to every series anyway
+  // and reads them back without telling which were the series' own: keyed without them, our values, the
+  // stored state and the gateway's copy line up.
+  const reader = createSeriesReader(options.registry, { function: fn });
+  const own = reader.snapshot;
   let target: Target | undefined;
   /** The slot's values when we took it (zero for overflow and solo groups). */
   let base = new Map<string, Series>();
   /** Our own cumulative values already recorded durably: in a slot's Redis state, or in an overflow group. */
   let accounted = new Map<string, number>();
+  /** The target's series whose value Redis has not acknowledged yet: what the next store writes. */
+  let unstored = new Set<string>();
   /** Our own values as of the last durable record, for the next target's `accounted`. */
   let durable = new Map<string, number>();
   /**
@@ -108,13 +117,16 @@ export function createPusher(options: PusherOptions) {
   const headers = { 'Content-Type': TEXT_FORMAT, ...authHeaders(options.auth) };
 
   // One deadline for everything a push sends (the gateway read on a claim, the zeros, the values), so an
-  // invocation waits at most `timeoutMs` for the gateway, however many requests the push needed.
-  let deadline: AbortSignal = AbortSignal.timeout(options.timeoutMs);
+  // invocation waits at most `timeoutMs` for the gateway, however many requests the push needed. Its timer is
+  // made on the first request: most pushes only store in Redis and never need one.
+  let pushStarted = 0;
+  let deadline: AbortSignal | undefined;
+  const signal = () => (deadline ??= AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs - (performance.now() - pushStarted)))));
 
   async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      await sendToGroup(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: deadline });
+      await sendToGroup(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }
@@ -124,6 +136,8 @@ export function createPusher(options: PusherOptions) {
     target = next;
     base = start;
     accounted = new Map(durable);
+    unstored = new Set(base.keys());
+    for (const [key, s] of own.series) if (cumulative(own, s)) unstored.add(key);
     lastPushed = new Map();
     fullPushNeeded = true;
     status.instance = next.instance;
@@ -166,17 +180,19 @@ export function createPusher(options: PusherOptions) {
     else overflow();
   }
 
-  function compose(own: Snapshot): Map<string, Series> {
+  /** A series as the target shows it: the slot's base plus our increments not accounted before, for cumulatives. */
+  function composed(key: string): Series | undefined {
+    const s = own.series.get(key);
+    const start = base.get(key);
+    if (!s) return start;
+    if (!cumulative(own, s)) return s;
+    return { ...s, value: (start?.value ?? 0) + s.value - (accounted.get(key) ?? 0) };
+  }
+
+  function compose(): Map<string, Series> {
     const values = new Map<string, Series>();
-    for (const [key, s] of base) values.set(key, { ...s });
-    for (const [key, s] of own.series) {
-      if (!cumulative(own, s)) {
-        values.set(key, { ...s });
-        continue;
-      }
-      const start = values.get(key)?.value ?? 0;
-      values.set(key, { ...s, value: start + s.value - (accounted.get(key) ?? 0) });
-    }
+    for (const key of base.keys()) values.set(key, composed(key)!);
+    for (const key of own.series.keys()) values.set(key, composed(key)!);
     return values;
   }
 
@@ -185,14 +201,18 @@ export function createPusher(options: PusherOptions) {
    * group's. 'lost' when someone else holds the slot now; 'unstored' when the values reached no store (no
    * Redis, or Redis down while our lease is still valid by our own clock), so the gateway is their only record.
    */
-  async function recordDurably(own: Snapshot, values: Map<string, Series>): Promise<'stored' | 'unstored' | 'lost'> {
+  async function recordDurably(): Promise<'stored' | 'unstored' | 'lost'> {
     if (target?.kind === 'solo' || !target) return 'unstored';
     const stored: StoredSeries[] = [];
-    for (const s of values.values()) if (cumulative(own, s)) stored.push([s.family, s.metricName, s.labels, s.value]);
+    for (const key of unstored) {
+      const s = composed(key);
+      if (s && cumulative(own, s)) stored.push([s.family, s.metricName, s.labels, s.value]);
+    }
     if (target.kind === 'overflow') {
       return options.slots!.storeOverflow(fn, target.id, stored).then(
         () => {
           durable = cumulativeOf(own);
+          unstored.clear();
           return 'stored' as const;
         },
         () => 'unstored' as const,
@@ -203,6 +223,7 @@ export function createPusher(options: PusherOptions) {
     try {
       if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored, write))) return 'lost';
       durable = cumulativeOf(own);
+      unstored.clear();
       if (unsure?.lease === lease) unsure = undefined; // the slot's state holds all of ours, whatever became of those
       return 'stored';
     } catch (err) {
@@ -235,6 +256,7 @@ export function createPusher(options: PusherOptions) {
       const missing = value - (truth.get(key) ?? 0);
       accounted.set(key, (accounted.get(key) ?? 0) - missing);
       durable.set(key, (durable.get(key) ?? 0) - missing);
+      unstored.add(key);
     }
     unsure = undefined;
   }
@@ -253,25 +275,28 @@ export function createPusher(options: PusherOptions) {
   }
 
   async function pushOnce(): Promise<'sent' | 'deferred'> {
-    deadline = AbortSignal.timeout(options.timeoutMs);
-    const own = withoutGroupLabels(await snapshot(options.registry), fn);
+    pushStarted = performance.now();
+    deadline = undefined;
+    // Only what adds up is stored; gauges are read when a POST goes out, never between a store and its POST,
+    // so the gateway never shows a cumulative value that Redis does not hold.
+    const changed = await reader.read('cumulative');
     await ensureTarget();
+    for (const key of changed) unstored.add(key);
     if (unsure) await settle();
-    let values = compose(own);
-    let record = await recordDurably(own, values);
+    let record = await recordDurably();
     if (record === 'lost') {
       // Someone else holds our slot now: carry what we never recorded into a new slot (or an overflow group).
       target = undefined;
       await ensureTarget();
-      values = compose(own);
-      record = await recordDurably(own, values);
+      record = await recordDurably();
       if (record === 'lost') {
         overflow();
-        values = compose(own);
-        record = await recordDurably(own, values);
+        record = await recordDurably();
       }
     }
     if (mayDefer(record)) return 'deferred';
+    await reader.read('gauges');
+    const values = compose();
     const current = target!;
     if (zerosNeeded) {
       // A series' first sample is invisible to increase(): the gateway sees every new series at 0 first.
@@ -327,29 +352,11 @@ export function createPusher(options: PusherOptions) {
 
   async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
     try {
-      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: deadline }), { job, function: fn, instance });
+      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: signal() }), { job, function: fn, instance });
     } catch {
       return undefined;
     }
   }
-}
-
-/**
- * A series' own `function` label repeats the group's (function_invocations_total{function}, ...). The
- * gateway adds group labels to every series anyway, and reads them back without telling which were the
- * series' own: keyed without them, our values, the stored state and the gateway's copy line up.
- */
-function withoutGroupLabels(own: Snapshot, fn: string): Snapshot {
-  const series = new Map<string, Series>();
-  for (const [key, s] of own.series) {
-    if (s.labels.function !== fn) {
-      series.set(key, s);
-      continue;
-    }
-    const { function: _, ...labels } = s.labels;
-    series.set(seriesKey(s.metricName, labels), { ...s, labels });
-  }
-  return { families: own.families, series };
 }
 
 /** Whether the series adds up across slots (a counter's or histogram's), by its family's type. */

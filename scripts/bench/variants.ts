@@ -7,7 +7,7 @@ export type Variant = (typeof VARIANTS)[number];
 export const DESCRIPTIONS: Record<Variant, string> = {
   bare: 'real handler, every lib/metrics module the request path uses replaced by a no-op stub (no prom-client)',
   recorded: 'real handler with our hooks recording into our registry, PUSHGATEWAY_URL unset (nothing pushed)',
-  ours: 'real handler, our pusher awaited in requestEnd, as deployed (METRICS_PUSH_INTERVAL_MS=1000): every invocation renews the slot lease and stores its values in Redis; the changed families are POSTed to the gateway at most once a second',
+  ours: 'real handler, our pusher awaited in requestEnd, as deployed (METRICS_PUSH_INTERVAL_MS=5000): every invocation renews the slot lease and stores the series that changed in Redis; the changed families are POSTed to the gateway at most once every 5 s',
   'ours-every': '"ours" with METRICS_PUSH_INTERVAL_MS=0: the Redis store and a gateway POST of the changed families after every invocation',
   naive: '"recorded" + prom-client `collectDefaultMetrics()` and `new Pushgateway(url).pushAdd()` of the global registry after every invocation',
   powertools: '"bare" + Powertools `logMetrics` (2 metrics per invocation, EMF on stdout)',

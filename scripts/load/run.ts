@@ -456,7 +456,7 @@ function report(run: Run): string {
     `Command: \`${COMMAND}\` — ${ROUNDS} round(s) of metrics on and off (order alternating), ${DURATION} s measured after ${WARMUP} s of warm-up per phase, ` +
       `wrk with ${THREADS} threads and ${CONNECTIONS} connections, ${USERS_PER_PHASE} customers registered per phase. ` +
       `Servers (loopback): PostgreSQL, Redis, Pushgateway, ${run.servers.origin}. serverless-offline as \`npm start\` runs it (a worker thread per ` +
-      `warm container), restarted for every phase; "on" sets PUSHGATEWAY_URL (push defaults: PUSH_TIMEOUT_MS 200, METRICS_PUSH_INTERVAL_MS 1000), ` +
+      `warm container), restarted for every phase; "on" sets PUSHGATEWAY_URL (push defaults: PUSH_TIMEOUT_MS 200, METRICS_PUSH_INTERVAL_MS 5000), ` +
       `"off" leaves it unset; both use Redis for the cache and METRICS_LEASE_TTL_MS=${LEASE_TTL_MS}. ${run.edgeNote}`,
     '',
     `Workload (scripts/load/mix.lua): 40 % catalogue pages (${'`GET /api/products`'} with a handful of queries), 40 % product views, 5 % logins of the ` +

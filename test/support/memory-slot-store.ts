@@ -1,5 +1,6 @@
 // A SlotStore in memory, with the failures a test needs to cause: a lease taken over, Redis down.
 import { randomUUID } from 'node:crypto';
+import { seriesKey } from '../../lib/metrics/exposition.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from '../../lib/metrics/slots.ts';
 
 export class MemorySlotStore implements SlotStore {
@@ -9,6 +10,13 @@ export class MemorySlotStore implements SlotStore {
   down = false;
   /** The next store is applied, then Redis goes down before it answers (its reply is lost). */
   loseNextReply = false;
+
+  /** A store writes the series given; the others keep their values (lib/metrics/slots.ts). */
+  private merge(key: string, values: StoredSeries[]): void {
+    const merged = new Map((this.state.get(key) ?? []).map((v) => [seriesKey(v[1], v[2]), v]));
+    for (const v of structuredClone(values)) merged.set(seriesKey(v[1], v[2]), v);
+    this.state.set(key, [...merged.values()]);
+  }
 
   private check(): void {
     if (this.down) throw new NotSentError('redis is down');
@@ -36,12 +44,12 @@ export class MemorySlotStore implements SlotStore {
   }
   async storeOverflow(fn: string, id: string, values: StoredSeries[]) {
     this.check();
-    this.state.set(`${fn}:${id}`, structuredClone(values));
+    this.merge(`${fn}:${id}`, values);
   }
   async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number) {
     this.check();
     if (this.leases.get(`${fn}:${lease.slot}`) !== lease.token) return false;
-    this.state.set(`${fn}:${lease.slot}`, structuredClone(values));
+    this.merge(`${fn}:${lease.slot}`, values);
     this.written.set(lease.token, write);
     lease.validUntil = Date.now() + ttlMs - 1000;
     if (this.loseNextReply) {

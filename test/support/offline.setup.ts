@@ -12,7 +12,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const logFile = path.join(os.tmpdir(), 'serverless-shop-e2e-offline.log');
   writeFileSync(logFile, '');
   // A generous push timeout: e2e tests check what is pushed, and this machine is busy running them.
-  const offline = await startOffline(E2E_PORT, { ...process.env, PUSH_TIMEOUT_MS: '2000' }, logFile);
+  const offline = await startOffline(E2E_PORT, { ...process.env, PUSH_TIMEOUT_MS: '2000', METRICS_PUSH_INTERVAL_MS: '1000' }, logFile);
   process.env.E2E_BASE_URL = E2E_BASE_URL;
   console.log(`serverless-offline ready on ${E2E_BASE_URL}; its output: ${logFile}`);
   return offline.stop;

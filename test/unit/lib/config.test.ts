@@ -15,8 +15,8 @@ describe('configuration', () => {
     expect(() => loadConfig({ PUSH_TIMEOUT_MS: '0' })).toThrow(/PUSH_TIMEOUT_MS/);
   });
 
-  it('defers gateway pushes to once a second unless told 0 (every invocation)', () => {
-    expect(loadConfig({}).metrics.pushIntervalMs).toBe(1000);
+  it('defers gateway pushes to once per gateway scrape (5 s) unless told 0 (every invocation)', () => {
+    expect(loadConfig({}).metrics.pushIntervalMs).toBe(5000);
     expect(loadConfig({ METRICS_PUSH_INTERVAL_MS: '0' }).metrics.pushIntervalMs).toBe(0);
     expect(() => loadConfig({ METRICS_PUSH_INTERVAL_MS: '-1' })).toThrow(/METRICS_PUSH_INTERVAL_MS/);
   });

@@ -1,11 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { render, seriesKey, snapshot } from '../../../../lib/metrics/exposition.ts';
+import { parseSeriesKey, render, seriesKey, snapshot } from '../../../../lib/metrics/exposition.ts';
 
 describe('series and their exposition', () => {
   it('keys a series by name and sorted labels', () => {
     expect(seriesKey('x_total', { b: '2', a: '1' })).toBe(seriesKey('x_total', { a: '1', b: '2' }));
     expect(seriesKey('x_total', { a: '1' })).not.toBe(seriesKey('x_total', { a: '2' }));
+  });
+
+  it('reads a key back into its name and labels, whatever the label values hold', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-zA-Z_:][a-zA-Z0-9_:]{0,20}$/),
+        fc.dictionary(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,10}$/), fc.string({ unit: 'binary' }), { maxKeys: 4 }),
+        (metricName, labels) => {
+          // Act
+          const parsed = parseSeriesKey(seriesKey(metricName, labels));
+          // Assess
+          expect(parsed).toEqual({ metricName, labels: { ...labels } });
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('renders what prom-client would, escaping label values and keeping buckets in order', async () => {
