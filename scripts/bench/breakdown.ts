@@ -12,7 +12,6 @@
 // The steps are what pushOnce does (lib/metrics/pusher.ts), rebuilt from exported pieces; they write a slot
 // and a group of their own ("bench-breakdown").
 import http from 'node:http';
-import { Redis } from 'ioredis';
 import { Registry, type Metric } from 'prom-client';
 
 const warmup = Number(process.argv[2]);
@@ -25,7 +24,8 @@ const { config } = await import('../../lib/config.ts');
 const { registry } = await import('../../lib/metrics/registry.ts');
 const { createPusher } = await import('../../lib/metrics/pusher.ts');
 const { createRedisSlotStore } = await import('../../lib/metrics/slots.ts');
-const { snapshot, render, isCumulative } = await import('../../lib/metrics/exposition.ts');
+const { snapshot, render } = await import('../../lib/metrics/exposition.ts');
+const { createSeriesReader } = await import('../../lib/metrics/series-reader.ts');
 const { groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
 
 const gatewayUrl = process.env.BENCH_GATEWAY_URL!;
@@ -62,18 +62,22 @@ for (let i = 0; i < warmup; i++) {
   await pusher.push();
 }
 
-const redis = new Redis(config.cache.redisUrl!);
 const own = await snapshot(registry);
 const fullBody = render(own.families.values(), own.series.values());
 const changed = new Set([...typicalBody.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
-const stored = [...own.series.values()].filter((s) => isCumulative(own.families.get(s.family)!.type)).map((s) => [s.family, s.metricName, s.labels, s.value]);
-const storedJson = JSON.stringify(stored);
+// What one request changes, as the pusher reads it and stores it (lib/metrics/series-reader.ts, slots.ts).
+const reader = createSeriesReader(registry, { function: config.functionName });
+await reader.read('cumulative');
+await request();
+const moved = (await reader.read('cumulative')).map((key) => reader.snapshot.series.get(key)!);
+const movedSeries = moved.map((s): [string, string, Record<string, string>, number] => [s.family, s.metricName, s.labels, s.value]);
+const slotStore = createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs);
+const lease = (await slotStore.claim('bench-breakdown', 1, 600_000))!;
+let writes = 0;
 
 const TINY = '# TYPE bench_breakdown_total counter\nbench_breakdown_total 1\n';
 const url = groupUrl(gatewayUrl, 'bench-breakdown', 'bench-breakdown-0');
 const agent = new http.Agent({ keepAlive: true });
-const SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) return 1 end return 0`;
-await redis.set('metrics:lease:bench-breakdown:0', 'token', 'PX', 600_000);
 
 function httpPost(body: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -89,13 +93,13 @@ function httpPost(body: string): Promise<void> {
 type Step = [name: string, run: () => unknown, before?: () => unknown];
 const steps: Step[] = [
   ['**our whole push** (`pusher.push()`, right after an untimed request)', () => pusher.push(), request],
-  ['snapshot(registry): collect + getMetricsAsJSON + series map', () => snapshot(registry)],
+  ['series reader: the counters and histograms one request moved (what every push reads)', () => reader.read('cumulative'), request],
+  ['snapshot(registry): collect + getMetricsAsJSON + series map (every family; the reader replaced it)', () => snapshot(registry)],
   [`render(the ${changed.size} changed families) as text`, () =>
     render([...own.families.values()].filter((f) => changed.has(f.name)), [...own.series.values()].filter((x) => changed.has(x.family)))],
   [`render(all ${own.families.size} families) as text`, () => render(own.families.values(), own.series.values())],
-  ['JSON.stringify(cumulative series) for Redis', () => JSON.stringify(stored)],
-  [`Redis EVAL renew-and-store (${storedJson.length} B state)`, () =>
-    redis.eval(SCRIPT, 2, 'metrics:lease:bench-breakdown:0', 'metrics:state:bench-breakdown:0', 'token', '600000', storedJson, '3600')],
+  [`Redis renew-and-store of the ${movedSeries.length} series one request moved (slots.ts)`, () =>
+    slotStore.renewAndStore('bench-breakdown', lease, 600_000, movedSeries, ++writes)],
   [`fetch POST to the gateway (${Buffer.byteLength(typicalBody)} B typical body)`, async () => {
     const response = await fetch(url, { method: 'POST', body: typicalBody, headers: { 'Content-Type': TEXT_FORMAT } });
     await response.text();
@@ -192,6 +196,6 @@ if (scratch) {
   }
 }
 
-redis.disconnect();
+slotStore.close();
 agent.destroy();
 process.send!({ rows, scaling }, () => process.exit(0));
