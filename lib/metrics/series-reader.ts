@@ -1,10 +1,11 @@
 // Reads a registry as series, keeping one live snapshot and touching only the label sets that moved. The
 // pusher reads after every invocation; `snapshot()` (getMetricsAsJSON, a new object and key per series) costs
-// about as much as the request it measures, while an invocation changes a handful of label sets out of
+// more CPU than the request it measures (docs/benchmarks.md), while an invocation changes a handful of label sets out of
 // dozens. Counters and histograms are read from prom-client's per-label-set records (`hashMap`, the
 // structure its own `get()` exports): a record whose value (a histogram's count) has not moved is skipped,
 // and a new one gets its series and keys once. Any other metric, or one whose records do not look like
-// that, is read through its public `get()`, so an unexpected prom-client costs speed, not values.
+// that, is read through its public `get()`, so an unexpected prom-client costs speed, not values. Registry
+// default labels are not applied: our registry has none (lib/metrics/registry.ts).
 import type { Metric, Registry } from 'prom-client';
 import { isCumulative, seriesKey, seriesOf, type Family, type FamilyType, type Labels, type Series, type Snapshot } from './exposition.ts';
 
