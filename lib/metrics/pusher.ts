@@ -88,7 +88,9 @@ export function createPusher(options: PusherOptions) {
   /** The target's series whose value Redis has not acknowledged yet: what the next store writes. */
   let unstored = new Set<string>();
   /** Our own values as of the last durable record, for the next target's `accounted`. */
-  let durable = new Map<string, number>();
+  const durable = new Map<string, number>();
+  /** Our series whose `durable` value is behind: moved since the last durable record, or lowered by `settle`. */
+  const sinceDurable = new Set<string>();
   /**
    * Stores of a slot whose answer was lost: applied or not, only Redis knows. `durable` presumes the latest
    * was applied (carrying it into the next target could count it twice); `settle` corrects that once Redis
@@ -191,9 +193,15 @@ export function createPusher(options: PusherOptions) {
 
   function compose(): Map<string, Series> {
     const values = new Map<string, Series>();
-    for (const key of base.keys()) values.set(key, composed(key)!);
+    for (const [key, s] of base) if (!own.series.has(key)) values.set(key, s);
     for (const key of own.series.keys()) values.set(key, composed(key)!);
     return values;
+  }
+
+  /** Brings `durable` up to our current values, touching only the series that moved. */
+  function markDurable(): void {
+    for (const key of sinceDurable) durable.set(key, own.series.get(key)!.value);
+    sinceDurable.clear();
   }
 
   /**
@@ -211,7 +219,7 @@ export function createPusher(options: PusherOptions) {
     if (target.kind === 'overflow') {
       return options.slots!.storeOverflow(fn, target.id, stored).then(
         () => {
-          durable = cumulativeOf(own);
+          markDurable();
           unstored.clear();
           return 'stored' as const;
         },
@@ -222,15 +230,15 @@ export function createPusher(options: PusherOptions) {
     const write = ++writes;
     try {
       if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored, write))) return 'lost';
-      durable = cumulativeOf(own);
+      markDurable();
       unstored.clear();
       if (unsure?.lease === lease) unsure = undefined; // the slot's state holds all of ours, whatever became of those
       return 'stored';
     } catch (err) {
       if (!(err instanceof NotSentError) && (!unsure || unsure.lease === lease)) {
-        unsure ??= { lease, before: durable, stores: [] };
-        durable = cumulativeOf(own);
-        unsure.stores.push({ write, cumulative: durable });
+        unsure ??= { lease, before: new Map(durable), stores: [] };
+        markDurable();
+        unsure.stores.push({ write, cumulative: new Map(durable) });
       }
       // Redis is down: the lease is still ours until it runs out by our own clock
       return Date.now() < lease.validUntil ? 'unstored' : 'lost';
@@ -251,11 +259,11 @@ export function createPusher(options: PusherOptions) {
     }
     const presumed = unsure.stores.at(-1)!.cumulative;
     const truth = unsure.stores.filter((u) => u.write <= applied).at(-1)?.cumulative ?? unsure.before;
-    durable = new Map(durable);
     for (const [key, value] of presumed) {
       const missing = value - (truth.get(key) ?? 0);
       accounted.set(key, (accounted.get(key) ?? 0) - missing);
       durable.set(key, (durable.get(key) ?? 0) - missing);
+      sinceDurable.add(key);
       unstored.add(key);
     }
     unsure = undefined;
@@ -281,7 +289,10 @@ export function createPusher(options: PusherOptions) {
     // so the gateway never shows a cumulative value that Redis does not hold.
     const changed = await reader.read('cumulative');
     await ensureTarget();
-    for (const key of changed) unstored.add(key);
+    for (const key of changed) {
+      unstored.add(key);
+      sinceDurable.add(key);
+    }
     if (unsure) await settle();
     let record = await recordDurably();
     if (record === 'lost') {
@@ -311,7 +322,7 @@ export function createPusher(options: PusherOptions) {
       status.lastPushBytes = Buffer.byteLength(body);
       await send(current.instance, body);
     }
-    if (record === 'unstored' && current.kind === 'overflow') durable = cumulativeOf(own); // the gateway is its only record
+    if (record === 'unstored' && current.kind === 'overflow') markDurable(); // the gateway is its only record
     for (const [key, s] of values) lastPushed.set(key, s.value);
     fullPushNeeded = false;
     lastSentAt = Date.now();
@@ -363,12 +374,6 @@ export function createPusher(options: PusherOptions) {
 function cumulative(own: Snapshot, s: Series): boolean {
   const family = own.families.get(s.family);
   return family !== undefined && isCumulative(family.type);
-}
-
-function cumulativeOf(own: Snapshot): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [key, s] of own.series) if (cumulative(own, s)) out.set(key, s.value);
-  return out;
 }
 
 export type Pusher = ReturnType<typeof createPusher>;
