@@ -37,8 +37,8 @@ export interface SlotStore {
   /** The number of the last store of this lease that Redis applied (0: none it remembers). */
   lastWrite(lease: Lease): Promise<number>;
   /**
-   * Stores an overflow group's values (the series given; the others keep theirs). Its id is random and only its container pushes it, so it needs no
-   * lease; stored, the janitor can put it back on a gateway that lost it.
+   * Stores an overflow group's values (the series given; the others keep theirs). Its id is random and only
+   * its container pushes it, so it needs no lease; stored, the janitor can put it back on a gateway that lost it.
    */
   storeOverflow(fn: string, id: string, values: StoredSeries[]): Promise<void>;
   /** Every group with stored values, of every function. */
@@ -53,6 +53,7 @@ const leaseKey = (fn: string, id: string | number) => `metrics:lease:${fn}:${id}
 // read any more and expires on its own.)
 const STATE_PREFIX = 'metrics:series:';
 const stateKey = (fn: string, id: string | number) => `${STATE_PREFIX}${fn}:${id}`;
+const STATE_KEY = new RegExp(`^${STATE_PREFIX}(.+):([^:]+)$`);
 const writtenKey = (token: string) => `metrics:written:${token}`;
 // Long enough to settle a store whose answer was lost once Redis is back; a lease's marker is one small key.
 const WRITTEN_TTL_SECONDS = 3600;
@@ -155,7 +156,7 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
         const [next, keys] = await redis.scan(cursor, 'MATCH', `${STATE_PREFIX}*`, 'COUNT', 500);
         cursor = next;
         for (const key of keys) {
-          const match = /^metrics:series:(.+):([^:]+)$/.exec(key);
+          const match = STATE_KEY.exec(key);
           if (match) found.push({ fn: match[1]!, id: match[2]! });
         }
       } while (cursor !== '0');
