@@ -1,7 +1,7 @@
 // The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
 // group of their own: one writer, so the values are the database's, not a sum over containers.
 import { Gauge, Registry } from 'prom-client';
-import { groupUrl, sendToGroup } from './gateway.ts';
+import { groupUrl, gatewayRequest } from './gateway.ts';
 
 export interface BusinessFigures {
   ordersByStatus: Record<string, number>;
@@ -36,7 +36,7 @@ export async function pushBusinessGauges(options: {
 }): Promise<void> {
   const registry = businessRegistry(options.figures);
   // Named after its function, like every other group, so alerts can tell when it stops (monitoring/rules).
-  await sendToGroup(groupUrl(options.gatewayUrl, COLLECTOR_FUNCTION, 'collector', options.job), {
+  await gatewayRequest(groupUrl(options.gatewayUrl, COLLECTOR_FUNCTION, 'collector', options.job), {
     method: 'PUT',
     body: await registry.metrics(),
     headers: { 'Content-Type': registry.contentType, ...options.headers },

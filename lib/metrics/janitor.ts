@@ -5,7 +5,7 @@
 //   restarted gateway forgets groups).
 import { render, seriesKey, storedSeriesMap, type Family } from './exposition.ts';
 import type { SlotStore, StoredSeries } from './slots.ts';
-import { groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT } from './gateway.ts';
+import { groupSeries, groupUrl, JOB, readGroups, gatewayRequest, TEXT_FORMAT } from './gateway.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
@@ -54,7 +54,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
           return 'healed';
         }
         if (stale) {
-          await sendToGroup(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
+          await gatewayRequest(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
           return 'deleted';
         }
         return 'kept';
@@ -62,7 +62,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
       if (outcome === 'healed') report.healed.push(instance);
       if (outcome === 'deleted') report.deleted.push(instance);
     } else if (stale) {
-      await sendToGroup(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
+      await gatewayRequest(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
       report.deleted.push(instance);
     }
   }
@@ -100,5 +100,5 @@ async function repush(url: string, stored: StoredSeries[], options: JanitorOptio
   const series = [...storedSeriesMap(stored).values()];
   const names = new Set(series.map((s) => s.family));
   const families = [...options.families.values()].filter((f) => names.has(f.name));
-  await sendToGroup(url, { method: 'POST', body: render(families, series), headers: { 'Content-Type': TEXT_FORMAT, ...options.headers } });
+  await gatewayRequest(url, { method: 'POST', body: render(families, series), headers: { 'Content-Type': TEXT_FORMAT, ...options.headers } });
 }

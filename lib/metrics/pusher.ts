@@ -11,7 +11,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
 import { createSeriesReader } from './series-reader.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
-import { authHeaders, groupSeries, groupUrl, JOB, readGroups, sendToGroup, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
+import { authHeaders, groupSeries, groupUrl, JOB, readGroups, gatewayRequest, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
 
 export interface PusherOptions {
   registry: Registry;
@@ -128,7 +128,7 @@ export function createPusher(options: PusherOptions) {
   async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      await sendToGroup(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
+      await gatewayRequest(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }

@@ -94,8 +94,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 export function createRedisSlotStore(url: string, commandTimeoutMs: number): SlotStore {
-  const { redis, connected } = connectRedis(url, commandTimeoutMs);
-  redis.on('error', () => {}); // the pusher counts failures; reconnection runs in the background
+  const { redis, connected, release } = connectRedis(url, commandTimeoutMs);
   // Sent by SHA (ioredis loads a script again when Redis answers NOSCRIPT): every invocation runs one.
   redis.defineCommand('metricsRenewAndStore', { numberOfKeys: 3, lua: RENEW_AND_STORE });
   redis.defineCommand('metricsStore', { numberOfKeys: 1, lua: STORE });
@@ -173,7 +172,7 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       }
     },
     close() {
-      redis.disconnect();
+      release();
     },
   };
 }

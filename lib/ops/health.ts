@@ -5,7 +5,7 @@ import { db } from '../db/query.ts';
 import { getPool } from '../db/pool.ts';
 import { getCache } from '../cache/index.ts';
 import { config } from '../config.ts';
-import { authHeaders } from '../metrics/gateway.ts';
+import { authHeaders, gatewayRequest } from '../metrics/gateway.ts';
 
 export interface Check {
   ok: boolean;
@@ -47,9 +47,7 @@ async function pushgatewayCheck(): Promise<Check> {
   return timedCheck(async () => {
     // A gateway behind basic auth answers 401 to anyone else, /-/healthy included.
     const headers = authHeaders(config.metrics.pushgatewayAuth);
-    const response = await fetch(new URL('/-/healthy', url), { headers, signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
-    await response.text();
-    if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+    await gatewayRequest(new URL('/-/healthy', url), { headers, signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
   }, { configured: true });
 }
 

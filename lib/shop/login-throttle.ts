@@ -89,7 +89,6 @@ return {count, redis.call('PTTL', KEYS[1])}`;
 /** Shared by every container, so the limit holds for the account however many containers serve it. */
 export function createRedisAttemptStore(url: string, commandTimeoutMs: number): AttemptStore {
   const { redis, connected } = connectRedis(url, commandTimeoutMs);
-  redis.on('error', () => {}); // counted by withFallback; ioredis reconnects in the background
   return {
     async hit(key, windowMs, limit) {
       await connected();

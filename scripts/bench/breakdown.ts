@@ -26,7 +26,8 @@ const { createPusher } = await import('../../lib/metrics/pusher.ts');
 const { createRedisSlotStore } = await import('../../lib/metrics/slots.ts');
 const { snapshot, render } = await import('../../lib/metrics/exposition.ts');
 const { createSeriesReader } = await import('../../lib/metrics/series-reader.ts');
-const { groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
+const { gatewayRequest, groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
+const { watchGatewayPosts } = await import('../../test/support/gateway-posts.ts');
 
 const gatewayUrl = process.env.BENCH_GATEWAY_URL!;
 const nocheckUrl = process.env.BENCH_NOCHECK_GATEWAY_URL;
@@ -49,11 +50,9 @@ const nocheckPusher = nocheckUrl ? pusherFor(mirror, `${config.functionName}-noc
 
 // What our pusher sends after one request: the families that changed, taken from its last body.
 let typicalBody = '';
-const realFetch = globalThis.fetch;
-globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-  if (typeof init?.body === 'string') typicalBody = init.body;
-  return realFetch(input, init);
-}) as typeof fetch;
+const unwatch = watchGatewayPosts((body) => {
+  typicalBody = body;
+});
 
 const event = () => httpEvent('GET /api/products/{id}', { params: { id: productId } });
 const request = () => handler(event(), lambdaContext());
@@ -61,6 +60,8 @@ for (let i = 0; i < warmup; i++) {
   await request();
   await pusher.push();
 }
+
+unwatch();
 
 const own = await snapshot(registry);
 const fullBody = render(own.families.values(), own.series.values());
@@ -78,17 +79,7 @@ let writes = 0;
 const TINY = '# TYPE bench_breakdown_total counter\nbench_breakdown_total 1\n';
 const url = groupUrl(gatewayUrl, 'bench-breakdown', 'bench-breakdown-0');
 const agent = new http.Agent({ keepAlive: true });
-
-function httpPost(body: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'Content-Type': TEXT_FORMAT } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (body: string) => gatewayRequest(url, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
 
 type Step = [name: string, run: () => unknown, before?: () => unknown];
 const steps: Step[] = [
@@ -104,12 +95,12 @@ const steps: Step[] = [
     const response = await fetch(url, { method: 'POST', body: typicalBody, headers: { 'Content-Type': TEXT_FORMAT } });
     await response.text();
   }],
-  [`http.request POST to the gateway (same ${Buffer.byteLength(typicalBody)} B body)`, () => httpPost(typicalBody)],
+  [`http.request POST to the gateway (same ${Buffer.byteLength(typicalBody)} B body; gateway.ts, what the pusher uses)`, () => post(typicalBody)],
   ['http.request GET /-/healthy (the loopback HTTP round trip alone)', () =>
     new Promise<void>((resolve, reject) => {
       http.get(new URL('/-/healthy', gatewayUrl), { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
     })],
-  [`http.request POST of one counter (${Buffer.byteLength(TINY)} B body)`, () => httpPost(TINY)],
+  [`http.request POST of one counter (${Buffer.byteLength(TINY)} B body)`, () => post(TINY)],
   [`fetch POST to the gateway (${Buffer.byteLength(fullBody)} B, whole registry)`, async () => {
     const response = await fetch(url, { method: 'POST', body: fullBody, headers: { 'Content-Type': TEXT_FORMAT } });
     await response.text();

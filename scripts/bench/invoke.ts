@@ -9,6 +9,7 @@
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { installNoMetricsHooks } from './no-metrics.ts';
+import { watchGatewayPosts } from '../../test/support/gateway-posts.ts';
 import type { ChildResult, Variant } from './variants.ts';
 import type { Metric as PromMetric } from 'prom-client';
 
@@ -40,17 +41,14 @@ net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
   return (socketWrite as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof socketWrite;
 
-// Our pusher uses fetch with a string body: its bodies and the families in them.
+// Our pusher's bodies and the families in them.
 const pushed = { requests: 0, bodyBytes: 0, families: 0 };
-const realFetch = globalThis.fetch;
-globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-  if (measuring && typeof init?.body === 'string') {
-    pushed.requests++;
-    pushed.bodyBytes += Buffer.byteLength(init.body);
-    pushed.families += init.body.split('\n# TYPE ').length - (init.body.startsWith('# TYPE ') ? 0 : 1);
-  }
-  return realFetch(input, init);
-}) as typeof fetch;
+watchGatewayPosts((body) => {
+  if (!measuring) return;
+  pushed.requests++;
+  pushed.bodyBytes += Buffer.byteLength(body);
+  pushed.families += body.split('\n# TYPE ').length - (body.startsWith('# TYPE ') ? 0 : 1);
+});
 
 // Powertools writes EMF to stdout (the parent sends it to /dev/null): count it.
 let stdoutBytes = 0;

@@ -7,6 +7,7 @@ import { snapshot } from '../../../../lib/metrics/exposition.ts';
 import { MemorySlotStore } from '../../../support/memory-slot-store.ts';
 import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
 import { unique } from '../../../support/fixtures.ts';
+import { watchGatewayPosts } from '../../../support/gateway-posts.ts';
 import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
 
 let gatewayUrl: string | undefined;
@@ -22,15 +23,11 @@ function container(fn: string, slots: MemorySlotStore | undefined, { gateway = g
 /** Runs `work` while recording the body of every POST it sends. */
 async function capturingPosts(work: () => Promise<void>): Promise<string[]> {
   const sent: string[] = [];
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-    if (init?.method === 'POST') sent.push(String(init.body));
-    return realFetch(input, init);
-  }) as typeof fetch;
+  const unwatch = watchGatewayPosts((body) => sent.push(body));
   try {
     await work();
   } finally {
-    globalThis.fetch = realFetch;
+    unwatch();
   }
   return sent;
 }
