@@ -36,6 +36,17 @@ export interface SeriesReader {
   read(part: ReadPart): Promise<string[]>;
 }
 
+/** Sets a series of a label set to `value`, noting its key in `changed` if it moved (or was never read). */
+function moveTo(set: LabelSet, i: number, value: number, changed: string[]): void {
+  const s = set.series[i]!;
+  if (s.value === value && !Number.isNaN(set.seen)) return;
+  s.value = value;
+  changed.push(set.keys[i]!);
+}
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+
 /**
  * `dropLabels`: a series' label equal to the given value is left out (the pusher's `function`, which the
  * gateway adds back as a group label).
@@ -75,34 +86,29 @@ export function createSeriesReader(registry: Registry, dropLabels: Labels = {}):
 
   /** Updates a label set's series from its record, adding the keys of those that moved to `changed`. */
   function update(m: Internals, set: LabelSet, record: CounterRecord | HistogramRecord, changed: string[]): void {
-    const moveTo = (i: number, value: number) => {
-      if (set.series[i]!.value === value && !Number.isNaN(set.seen)) return;
-      set.series[i]!.value = value;
-      changed.push(set.keys[i]!);
-    };
     if (m.type === 'counter') {
       const { value } = record as CounterRecord;
       if (value === set.seen) return;
-      moveTo(0, value);
+      moveTo(set, 0, value, changed);
       set.seen = value;
       return;
     }
     const { bucketValues, sum, count } = record as HistogramRecord;
     if (count === set.seen) return;
-    const n = m.upperBounds!.length;
+    const bounds = m.upperBounds!;
+    const n = bounds.length;
     let cumulative = 0;
-    for (let i = 0; i < n; i++) moveTo(i, (cumulative += bucketValues[m.upperBounds![i]!] ?? 0));
-    moveTo(n, count);
-    moveTo(n + 1, sum);
-    moveTo(n + 2, count);
+    for (let i = 0; i < n; i++) moveTo(set, i, (cumulative += bucketValues[bounds[i]!] ?? 0), changed);
+    moveTo(set, n, count, changed);
+    moveTo(set, n + 1, sum, changed);
+    moveTo(set, n + 2, count, changed);
     set.seen = count;
   }
 
   const readable = (m: Internals) =>
     typeof m.hashMap === 'object' && m.hashMap !== null && (m.type === 'counter' || (m.type === 'histogram' && Array.isArray(m.upperBounds)));
 
-  async function readRecords(m: Internals, changed: string[]): Promise<void> {
-    if (m.collect) await m.collect();
+  function readRecords(m: Internals, changed: string[]): void {
     let sets = labelSets.get(m.name);
     if (!sets) labelSets.set(m.name, (sets = new Map()));
     for (const hash in m.hashMap!) {
@@ -128,14 +134,24 @@ export function createSeriesReader(registry: Registry, dropLabels: Labels = {}):
     snapshot: { families, series },
     async read(part) {
       const changed: string[] = [];
+      const chosen: Internals[] = [];
+      const collecting: PromiseLike<unknown>[] = [];
       for (const metric of registry.getMetricsAsArray()) {
         // getMetricsAsArray() gives the metric objects themselves, though typed as their description.
         const m = metric as unknown as Internals;
         const type = (m.type ?? 'untyped') as FamilyType;
         if (!families.has(m.name)) families.set(m.name, { name: m.name, help: m.help, type });
         if (part !== 'all' && isCumulative(type) !== (part === 'cumulative')) continue;
-        if (readable(m)) await readRecords(m, changed);
-        else await readPublic(metric as unknown as Metric, changed);
+        chosen.push(m);
+        const collected = readable(m) && m.collect ? m.collect() : undefined;
+        if (isPromiseLike(collected)) collecting.push(collected);
+      }
+      // Awaited only when a collect() is asynchronous: in a cold container, an await per metric costs more
+      // than reading it.
+      if (collecting.length > 0) await Promise.all(collecting);
+      for (const m of chosen) {
+        if (readable(m)) readRecords(m, changed);
+        else await readPublic(m as unknown as Metric, changed);
       }
       return changed;
     },
