@@ -20,8 +20,20 @@ function shop() {
       cpu = 0;
     },
   });
+  // A collect() that awaits, as one reading a pool or a queue would: the reader must wait for it.
+  let queued = 0;
+  new Counter({
+    name: 'queued_total',
+    help: 'q',
+    registers: [registry],
+    async collect() {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.inc(queued);
+      queued = 0;
+    },
+  });
   const quantiles = new Summary({ name: 'sizes', help: 's', percentiles: [0.5], registers: [registry] });
-  return { registry, requests, plain, latency, level, quantiles, burn: (seconds: number) => (cpu += seconds) };
+  return { registry, requests, plain, latency, level, quantiles, burn: (seconds: number) => (cpu += seconds), queue: (n: number) => (queued += n) };
 }
 
 const values = (series: Iterable<Series>) => new Map([...series].map((s) => [seriesKey(s.metricName, s.labels), s.value]));
@@ -38,6 +50,7 @@ describe('series reader', () => {
             fc.record({ kind: fc.constant('gauge' as const), state: fc.constantFrom('idle', 'busy'), value: fc.integer({ min: -5, max: 5 }) }),
             fc.record({ kind: fc.constant('cpu' as const), seconds: fc.double({ min: 0.001, max: 1, noNaN: true }) }),
             fc.record({ kind: fc.constant('summary' as const), value: fc.integer({ min: 0, max: 100 }) }),
+            fc.record({ kind: fc.constant('queue' as const), n: fc.integer({ min: 1, max: 4 }) }),
             fc.record({ kind: fc.constant('read' as const) }),
           ),
           { maxLength: 40 },
@@ -55,6 +68,7 @@ describe('series reader', () => {
             if (step.kind === 'gauge') m.level.set({ state: step.state }, step.value);
             if (step.kind === 'cpu') m.burn(step.seconds);
             if (step.kind === 'summary') m.quantiles.observe(step.value);
+            if (step.kind === 'queue') m.queue(step.n);
             if (step.kind !== 'read') continue;
             const changed = await reader.read('all');
             // Assess: the reader's values are snapshot()'s (whose collect ran after the reader's, on nothing new)
