@@ -101,10 +101,7 @@ const steps: Step[] = [
       http.get(new URL('/-/healthy', gatewayUrl), { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
     })],
   [`http.request POST of one counter (${Buffer.byteLength(TINY)} B body)`, () => post(TINY)],
-  [`fetch POST to the gateway (${Buffer.byteLength(fullBody)} B, whole registry)`, async () => {
-    const response = await fetch(url, { method: 'POST', body: fullBody, headers: { 'Content-Type': TEXT_FORMAT } });
-    await response.text();
-  }],
+  [`http.request POST to the gateway (${Buffer.byteLength(fullBody)} B, whole registry)`, () => post(fullBody)],
 ];
 if (nocheckPusher) {
   steps.splice(1, 0, ['**our whole push**, to a gateway run with `--push.disable-consistency-check`', () => nocheckPusher.push(), request]);
@@ -154,28 +151,24 @@ const scaling: { groups: number; series: number; p50Us: number; nocheckP50Us?: n
 const scratch = process.env.BENCH_SCRATCH_GATEWAY_URL;
 if (scratch) {
   const seriesPerGroup = fullBody.split('\n').filter((l) => l && !l.startsWith('#')).length;
-  const post = async (to: string, body: string) => {
-    const response = await fetch(to, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
-    await response.text();
-    if (!response.ok) throw new Error(`gateway answered ${response.status}`);
-  };
+  const postTo = (to: string, body: string) => gatewayRequest(to, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
   const timePushes = async (base: string, n: number) => {
     const target = groupUrl(base, 'bench-scaling', 'bench-scaling-0');
     const lat: number[] = [];
     for (let i = 0; i < n + 10; i++) {
       const t0 = process.hrtime.bigint();
-      await post(target, typicalBody);
+      await postTo(target, typicalBody);
       if (i >= 10) lat.push(Number(process.hrtime.bigint() - t0) / 1000);
     }
     lat.sort((a, b) => a - b);
     return lat[Math.floor(lat.length / 2)]!;
   };
   const bases = [scratch, ...(nocheckUrl ? [nocheckUrl] : [])];
-  for (const base of bases) await post(groupUrl(base, 'bench-scaling', 'bench-scaling-0'), fullBody);
+  for (const base of bases) await postTo(groupUrl(base, 'bench-scaling', 'bench-scaling-0'), fullBody);
   let filled = 1;
   for (const groups of [1, 17, 68, 272]) {
     for (; filled < groups; filled++) {
-      for (const base of bases) await post(groupUrl(base, `f${filled % 17}`, `f${filled % 17}-${filled}`), fullBody);
+      for (const base of bases) await postTo(groupUrl(base, `f${filled % 17}`, `f${filled % 17}-${filled}`), fullBody);
     }
     const n = groups > 100 ? 60 : 200;
     scaling.push({

@@ -397,7 +397,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     '',
     'Gateway and Redis bytes are everything written on those sockets during the measured invocations (HTTP headers, ' +
       'RESP framing included), divided by the invocations. "Body" is the exposition text pushed: for **ours** the bodies ' +
-      "our pusher handed to `fetch`; for **naive** the size of the global registry's exposition (pushAdd sends all of it). " +
+      "our pusher POSTed; for **naive** the size of the global registry's exposition (pushAdd sends all of it). " +
       '"Full registry" is the whole text exposition of the registry the variant pushes, at the end of its last run.',
     '',
     table(
@@ -445,7 +445,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     out.push(
       '#### A push against a fuller gateway',
       '',
-      `The same fetch POST of our typical body to a separate, scratch Pushgateway (${breakdown.scratchVersion ?? '?'}) that ` +
+      `The same POST of our typical body (lib/metrics/gateway.ts) to a separate, scratch Pushgateway (${breakdown.scratchVersion ?? '?'}) that ` +
         'holds more and more groups, each a copy of our whole registry, and to one run with `--push.disable-consistency-check` ' +
         'filled alike. A deployment holds one group per function and slot: 17 functions × 16 slots (serverless.yml ' +
         '`custom.concurrency`) = 272. p50 of 200 pushes (60 at 272 groups).',

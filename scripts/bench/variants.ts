@@ -25,7 +25,7 @@ export interface ChildResult {
   naiveFailures: number;
   /** Bytes written on sockets during the measured loop, by peer. */
   wire: { gateway: number; redis: number; other: number };
-  /** Our pusher's fetch bodies during the measured loop. */
+  /** Our pusher's POST bodies during the measured loop. */
   pushed: { requests: number; bodyBytes: number; families: number };
   stdoutBytes: number;
   /** The full text exposition of the registry the variant pushes (ours: our registry; naive: the global one). */

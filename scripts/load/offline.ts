@@ -183,23 +183,41 @@ const TICKS_PER_SECOND = 100;
 
 export interface CpuSnapshot {
   at: number;
-  /** CPU seconds (user + system) used so far by `rootPid` and its descendants, their threads included. */
-  tree: number;
+  /** CPU seconds (user + system) used so far by each named root process and its descendants, threads included. */
+  trees: Record<string, number>;
   /** CPU seconds the whole machine spent busy so far (all CPUs; idle and iowait excluded). */
   machine: number;
 }
 
-export async function cpuSnapshot(rootPid: number): Promise<CpuSnapshot> {
-  let ticks = 0;
-  for (const p of await processTree(rootPid)) {
-    const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').catch(() => '');
-    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14, 15.
+/** One pass over /proc: `roots` names the processes whose trees are summed (serverless-offline, the servers). */
+export async function cpuSnapshot(roots: Record<string, number>): Promise<CpuSnapshot> {
+  const ticks = new Map<number, number>();
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // A process may exit between the listing and the read.
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    // Fields after the command name, which is in parentheses and may hold spaces: ppid is 4, utime and stime 14, 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    const pid = Number(entry);
+    const ppid = Number(fields[1]);
+    ticks.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0));
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const trees: Record<string, number> = {};
+  for (const [name, root] of Object.entries(roots)) {
+    let sum = 0;
+    const todo = ticks.has(root) ? [root] : [];
+    for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
+      sum += ticks.get(pid) ?? 0;
+      todo.push(...(children.get(pid) ?? []));
+    }
+    trees[name] = sum / TICKS_PER_SECOND;
   }
   const [, ...times] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/);
   // user nice system idle iowait irq softirq ...
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = times.map(Number);
   const busy = user + nice + system + irq + softirq;
-  return { at: performance.now(), tree: ticks / TICKS_PER_SECOND, machine: busy / TICKS_PER_SECOND };
+  return { at: performance.now(), trees, machine: busy / TICKS_PER_SECOND };
 }

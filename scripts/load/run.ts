@@ -100,13 +100,15 @@ interface Servers {
   redisUrl: string;
   gatewayUrl: string;
   origin: string;
+  /** The servers' main processes, by name, when this run started them (their CPU is reported per request). */
+  pids: Record<string, number>;
   stop(): Promise<void>;
 }
 
 async function servers(workDir: string): Promise<Servers> {
   const { DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL } = process.env;
   if (DATABASE_URL && REDIS_URL && PUSHGATEWAY_URL) {
-    return { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, gatewayUrl: PUSHGATEWAY_URL, origin: 'from the environment', stop: async () => {} };
+    return { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, gatewayUrl: PUSHGATEWAY_URL, origin: 'from the environment', pids: {}, stop: async () => {} };
   }
   const dir = path.join(workDir, 'servers');
   const script = path.join(ROOT, 'scripts', 'test-servers.sh');
@@ -115,7 +117,20 @@ async function servers(workDir: string): Promise<Servers> {
   say(`starting PostgreSQL, Redis, Pushgateway and Prometheus (scripts/test-servers.sh) in ${dir}`);
   const { stdout } = await promisify(execFile)('bash', [script, 'start', dir], { env, maxBuffer: 1 << 20 });
   const exported = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  // Where scripts/test-servers.sh keeps them (postgres: the postmaster's own file, pid on its first line).
+  const pidFiles: Record<string, string> = {
+    PostgreSQL: path.join(dir, 'pg', 'data', 'postmaster.pid'),
+    Redis: path.join(dir, 'redis', 'redis.pid'),
+    Pushgateway: path.join(dir, 'pushgateway', 'pushgateway.pid'),
+    Prometheus: path.join(dir, 'prometheus', 'prometheus.pid'),
+  };
+  const pids: Record<string, number> = {};
+  for (const [name, file] of Object.entries(pidFiles)) {
+    const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(pid)) pids[name] = pid;
+  }
   return {
+    pids,
     databaseUrl: exported.DATABASE_URL!,
     redisUrl: exported.REDIS_URL!,
     gatewayUrl: exported.PUSHGATEWAY_URL!,
@@ -159,8 +174,8 @@ interface PhaseResult extends Phase {
   gateway: GatewayTotals;
   /** Whether every invocation had ended before the next step (the measured run, the stop). */
   drained: boolean;
-  /** CPUs busy on average during the measured run: serverless-offline's process tree, and the whole machine. */
-  cpu: { offline: number; machine: number };
+  /** CPUs busy on average during the measured run: serverless-offline's process tree, each server's, the whole machine. */
+  cpu: { offline: number; machine: number; servers: Record<string, number> };
   warmup: WrkResult;
   measured: WrkResult;
   memory: TreeMemory;
@@ -228,11 +243,17 @@ async function runPhase(phase: Phase, s: Servers, catalogue: { productIds: numbe
       // The orders of one run must not be answered in the next (wrk would miss them), nor cut off by the stop
       // (their metrics would be lost with the worker).
       drained = await offline.drained(DRAIN_TIMEOUT_MS);
-      const cpuBefore = await cpuSnapshot(offline.pid);
+      const roots = { offline: offline.pid, ...s.pids };
+      const cpuBefore = await cpuSnapshot(roots);
       measured = await runWrk({ ...run, seconds: DURATION, keyPrefix: `${RUN_ID}-${phase.label}-m` }, say);
-      const cpuAfter = await cpuSnapshot(offline.pid);
+      const cpuAfter = await cpuSnapshot(roots);
       const seconds = (cpuAfter.at - cpuBefore.at) / 1000;
-      cpu = { offline: (cpuAfter.tree - cpuBefore.tree) / seconds, machine: (cpuAfter.machine - cpuBefore.machine) / seconds };
+      const busy = (name: string) => (cpuAfter.trees[name]! - cpuBefore.trees[name]!) / seconds;
+      cpu = {
+        offline: busy('offline'),
+        machine: (cpuAfter.machine - cpuBefore.machine) / seconds,
+        servers: Object.fromEntries(Object.keys(s.pids).map((name) => [name, busy(name)])),
+      };
       drained = (await offline.drained(DRAIN_TIMEOUT_MS)) && drained;
     } finally {
       memory = await sampler.stop();
@@ -547,6 +568,32 @@ function report(run: Run): string {
       `${int(run.gateway.overflows)} overflow groups (metrics_slot_overflow_total), ${run.gateway.groups} groups on the gateway at the end.`,
     '',
   );
+  // Where each mode's CPU went, per request: which process pays for the pushing.
+  const serverNames = Object.keys(on[0]?.cpu.servers ?? {});
+  if (serverNames.length > 0) {
+    const perRequest = (ps: PhaseResult[], busy: (x: PhaseResult) => number) =>
+      (1000 * ps.reduce((a, x) => a + busy(x) * (x.measured.duration_us / 1e6), 0)) / ps.reduce((a, x) => a + x.measured.requests, 0);
+    const rest = (x: PhaseResult) => x.cpu.machine - x.cpu.offline - Object.values(x.cpu.servers).reduce((a, b) => a + b, 0);
+    const rows: [string, (x: PhaseResult) => number][] = [
+      ['serverless-offline (tree)', (x) => x.cpu.offline],
+      ...serverNames.map((name): [string, (x: PhaseResult) => number] => [name, (x) => x.cpu.servers[name] ?? 0]),
+      ['everything else (wrk, this script, the kernel, ...)', rest],
+      ['**whole machine**', (x) => x.cpu.machine],
+    ];
+    out.push(
+      '#### CPU per request, by process',
+      '',
+      "CPU ms per request of the measured runs, pooled over each mode's phases: a process's CPU time (its descendants and threads " +
+        'included) over the requests wrk counted. Processes that exit during a run (a PostgreSQL backend closed by the pool) ' +
+        'are missed; "everything else" is the machine minus the rows above it.',
+      '',
+      table(
+        ['process', 'on', 'off', 'on − off'],
+        rows.map(([name, busy]) => [name, perRequest(on, busy).toFixed(2), perRequest(off, busy).toFixed(2), (perRequest(on, busy) - perRequest(off, busy)).toFixed(2)]),
+      ),
+      '',
+    );
+  }
   const edge = results.find((x) => x.via === 'nginx');
   if (edge) {
     out.push(
