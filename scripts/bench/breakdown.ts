@@ -11,7 +11,6 @@
 // it holds in the "ours" runs. Then each step runs `iterations` times: p50 wall time and mean CPU per call.
 // The steps are what pushOnce does (lib/metrics/pusher.ts), rebuilt from exported pieces; they write a slot
 // and a group of their own ("bench-breakdown").
-import http from 'node:http';
 import { Registry, type Metric } from 'prom-client';
 
 const warmup = Number(process.argv[2]);
@@ -78,8 +77,8 @@ let writes = 0;
 
 const TINY = '# TYPE bench_breakdown_total counter\nbench_breakdown_total 1\n';
 const url = groupUrl(gatewayUrl, 'bench-breakdown', 'bench-breakdown-0');
-const agent = new http.Agent({ keepAlive: true });
-const post = (body: string) => gatewayRequest(url, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
+const postTo = (to: string, body: string) => gatewayRequest(to, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
+const post = (body: string) => postTo(url, body);
 
 type Step = [name: string, run: () => unknown, before?: () => unknown];
 const steps: Step[] = [
@@ -96,10 +95,7 @@ const steps: Step[] = [
     await response.text();
   }],
   [`http.request POST to the gateway (same ${Buffer.byteLength(typicalBody)} B body; gateway.ts, what the pusher uses)`, () => post(typicalBody)],
-  ['http.request GET /-/healthy (the loopback HTTP round trip alone)', () =>
-    new Promise<void>((resolve, reject) => {
-      http.get(new URL('/-/healthy', gatewayUrl), { agent }, (res) => res.resume().on('end', resolve)).on('error', reject);
-    })],
+  ['http.request GET /-/healthy (the loopback HTTP round trip alone)', () => gatewayRequest(new URL('/-/healthy', gatewayUrl))],
   [`http.request POST of one counter (${Buffer.byteLength(TINY)} B body)`, () => post(TINY)],
   [`http.request POST to the gateway (${Buffer.byteLength(fullBody)} B, whole registry)`, () => post(fullBody)],
 ];
@@ -151,7 +147,6 @@ const scaling: { groups: number; series: number; p50Us: number; nocheckP50Us?: n
 const scratch = process.env.BENCH_SCRATCH_GATEWAY_URL;
 if (scratch) {
   const seriesPerGroup = fullBody.split('\n').filter((l) => l && !l.startsWith('#')).length;
-  const postTo = (to: string, body: string) => gatewayRequest(to, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT } });
   const timePushes = async (base: string, n: number) => {
     const target = groupUrl(base, 'bench-scaling', 'bench-scaling-0');
     const lat: number[] = [];
@@ -181,5 +176,4 @@ if (scratch) {
 }
 
 slotStore.close();
-agent.destroy();
 process.send!({ rows, scaling }, () => process.exit(0));

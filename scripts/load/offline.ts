@@ -203,7 +203,9 @@ export async function cpuSnapshot(roots: Record<string, number>): Promise<CpuSna
     const pid = Number(entry);
     const ppid = Number(fields[1]);
     ticks.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0));
-    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
   }
   const trees: Record<string, number> = {};
   for (const [name, root] of Object.entries(roots)) {

@@ -537,9 +537,11 @@ function report(run: Run): string {
   const p = (ps: PhaseResult[], q: 'p50' | 'p99') => median(ps.map((x) => x.measured.latency_us[q]));
   const peak = (ps: PhaseResult[]) => Math.max(...ps.map((x) => x.memory.peakBytes));
   const rootPeak = (ps: PhaseResult[]) => Math.max(...ps.map((x) => x.memory.rootPeakBytes));
-  // CPU time of serverless-offline per request: what the other work on the machine disturbs least.
-  const cpuPerRequest = (ps: PhaseResult[]) =>
-    (1000 * ps.reduce((a, x) => a + x.cpu.offline * (x.measured.duration_us / 1e6), 0)) / ps.reduce((a, x) => a + x.measured.requests, 0);
+  // CPU time per request, pooled over phases: `busy` is a phase's CPUs busy on average during its measured run.
+  const perRequest = (ps: PhaseResult[], busy: (x: PhaseResult) => number) =>
+    (1000 * ps.reduce((a, x) => a + busy(x) * (x.measured.duration_us / 1e6), 0)) / ps.reduce((a, x) => a + x.measured.requests, 0);
+  // That of serverless-offline: what the other work on the machine disturbs least.
+  const cpuPerRequest = (ps: PhaseResult[]) => perRequest(ps, (x) => x.cpu.offline);
   out.push(
     '### Metrics on / off',
     '',
@@ -571,8 +573,6 @@ function report(run: Run): string {
   // Where each mode's CPU went, per request: which process pays for the pushing.
   const serverNames = Object.keys(on[0]?.cpu.servers ?? {});
   if (serverNames.length > 0) {
-    const perRequest = (ps: PhaseResult[], busy: (x: PhaseResult) => number) =>
-      (1000 * ps.reduce((a, x) => a + busy(x) * (x.measured.duration_us / 1e6), 0)) / ps.reduce((a, x) => a + x.measured.requests, 0);
     const rest = (x: PhaseResult) => x.cpu.machine - x.cpu.offline - Object.values(x.cpu.servers).reduce((a, b) => a + b, 0);
     const rows: [string, (x: PhaseResult) => number][] = [
       ['serverless-offline (tree)', (x) => x.cpu.offline],
