@@ -89,6 +89,13 @@ function fromFields(hash: Record<string, string>): StoredSeries[] {
     return [field.slice(0, bar), metricName, labels, Number(value)];
   });
 }
+// The lowest free slot, in one round trip: the gateway then holds as many groups per function as it ever ran
+// at once, not one per slot that a random pick once hit.
+const CLAIM = `
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i - 1 end
+end
+return -1`;
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -98,22 +105,18 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
   // Sent by SHA (ioredis loads a script again when Redis answers NOSCRIPT): every invocation runs one.
   redis.defineCommand('metricsRenewAndStore', { numberOfKeys: 3, lua: RENEW_AND_STORE });
   redis.defineCommand('metricsStore', { numberOfKeys: 1, lua: STORE });
-  const scripts = redis as unknown as Record<'metricsRenewAndStore' | 'metricsStore', (...args: string[]) => Promise<unknown>>;
+  redis.defineCommand('metricsClaim', { lua: CLAIM });
+  const scripts = redis as unknown as Record<'metricsRenewAndStore' | 'metricsStore' | 'metricsClaim', (...args: string[]) => Promise<unknown>>;
   const validFrom = (started: number, ttlMs: number) => started + ttlMs - CLOCK_MARGIN_MS;
 
   return {
     async claim(fn, max, ttlMs) {
       await connected();
       const token = randomUUID();
-      const first = Math.floor(Math.random() * max);
-      for (let i = 0; i < max; i++) {
-        const slot = (first + i) % max;
-        const started = Date.now();
-        if ((await redis.set(leaseKey(fn, slot), token, 'PX', ttlMs, 'NX')) === 'OK') {
-          return { slot, token, validUntil: validFrom(started, ttlMs) };
-        }
-      }
-      return undefined;
+      const started = Date.now();
+      const keys = Array.from({ length: max }, (_, slot) => leaseKey(fn, slot));
+      const slot = Number(await scripts.metricsClaim(String(max), ...keys, token, String(ttlMs)));
+      return slot < 0 ? undefined : { slot, token, validUntil: validFrom(started, ttlMs) };
     },
     async load(fn, id) {
       await connected();

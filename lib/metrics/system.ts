@@ -1,7 +1,12 @@
 // The process_* / nodejs_* subset of prom-client's default metrics, read at collect time (push time), without
 // the default set's event-loop monitors and GC hooks that a short-lived function never needs.
+import { isMainThread } from 'node:worker_threads';
 import { Counter, Gauge } from 'prom-client';
 import { registry } from './registry.ts';
+
+// A container is a process on Lambda, but a worker thread in serverless-offline (`npm start`, the load runs),
+// where the process's usage is that of every container at once.
+const cpuUsage = isMainThread ? () => process.cpuUsage() : () => process.threadCpuUsage();
 
 let cpuSecondsSeen = 0;
 new Counter({
@@ -9,7 +14,7 @@ new Counter({
   help: 'User and system CPU time spent by this container, in seconds.',
   registers: [registry],
   collect() {
-    const usage = process.cpuUsage();
+    const usage = cpuUsage();
     const total = (usage.user + usage.system) / 1e6;
     this.inc(Math.max(0, total - cpuSecondsSeen));
     cpuSecondsSeen = total;

@@ -176,7 +176,7 @@ async function productIdOf(databaseUrl: string): Promise<number> {
   await client.connect();
   try {
     const { rows } = await client.query<{ id: number }>('SELECT id FROM products WHERE deleted_at IS NULL ORDER BY id LIMIT 1');
-    if (!rows[0]) throw new Error('the database has no products (npm run migrate seeds it)');
+    if (!rows[0]) throw new Error('the database has no products: `npm start` seeds an empty one (lib/db/prepare.ts), `npm run migrate` does not');
     return Number(rows[0].id);
   } finally {
     await client.end();

@@ -1,7 +1,7 @@
 // `npm run load`: the API under a mixed load through serverless-offline, metrics pushing on against off, in one
 // run; then a check that the orders in Postgres, the gateway's order counters and what wrk saw agree.
 //
-//   npm run load [-- --duration 30 --rounds 3 --connections 8 --warmup 15 --port 3300 --no-write]
+//   npm run load [-- --duration 30 --rounds 3 --connections 8 --warmup 15 --port 3300 --no-write --perf <dir>]
 //
 // Phases: every round runs serverless-offline once with PUSHGATEWAY_URL set ("on") and once without ("off"),
 // everything else alike, in alternating order (on/off, then off/on, ...) so that the machine's drift falls on
@@ -15,7 +15,8 @@
 // end. serverless-offline listens on --port (and --port + 2 for its Lambda API), nginx on --port + 8.
 //
 // It prints the report and rewrites the load block of docs/benchmarks.md (not with --no-write); it exits
-// non-zero when the agreement check fails.
+// non-zero when the agreement check fails. --perf <dir> also profiles serverless-offline during each measured
+// run (scripts/load/perf.ts; scripts/load/perf-summary.ts reads one).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -26,6 +27,7 @@ import { freePort } from '../../test/support/pushgateway-process.ts';
 import { gatewayGroups, type GatewayGroup } from '../../test/support/gateway.ts';
 import { nginxAvailable, startEdge } from './edge.ts';
 import { cpuSnapshot, sampleTreeMemory, startOffline, type Offline, type TreeMemory } from './offline.ts';
+import { PERF_NODE_OPTIONS, recordPerf } from './perf.ts';
 import { ORDER_GRACE_SECONDS, runWrk, wrkAvailable, type WrkResult } from './wrk.ts';
 
 const { values: args } = parseArgs({
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '15' },
     port: { type: 'string', default: '3300' },
     'no-write': { type: 'boolean', default: false },
+    perf: { type: 'string' },
   },
 });
 const DURATION = Number(args.duration);
@@ -224,6 +227,7 @@ async function runPhase(phase: Phase, s: Servers, catalogue: { productIds: numbe
     METRICS_LEASE_TTL_MS: String(LEASE_TTL_MS),
     // Bundles of its own: the e2e tests' and `npm start`'s .esbuild are left alone (.build/ is ignored by git).
     ESBUILD_WORK_FOLDER: path.join('.build', 'load-esbuild'),
+    ...(args.perf ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${PERF_NODE_OPTIONS}` } : {}),
   };
   say(`${phase.label}: starting serverless-offline (metrics ${phase.mode})`);
   const offline = await startOffline(PORT, env, path.join(workDir, `offline-${phase.label}.log`));
@@ -245,7 +249,9 @@ async function runPhase(phase: Phase, s: Servers, catalogue: { productIds: numbe
       drained = await offline.drained(DRAIN_TIMEOUT_MS);
       const roots = { offline: offline.pid, ...s.pids };
       const cpuBefore = await cpuSnapshot(roots);
+      const perf = args.perf ? recordPerf(args.perf, phase.label, offline.pid, DURATION) : undefined;
       measured = await runWrk({ ...run, seconds: DURATION, keyPrefix: `${RUN_ID}-${phase.label}-m` }, say);
+      await perf;
       const cpuAfter = await cpuSnapshot(roots);
       const seconds = (cpuAfter.at - cpuBefore.at) / 1000;
       const busy = (name: string) => (cpuAfter.trees[name]! - cpuBefore.trees[name]!) / seconds;
@@ -483,7 +489,7 @@ function report(run: Run): string {
     `Workload (scripts/load/mix.lua): 40 % catalogue pages (${'`GET /api/products`'} with a handful of queries), 40 % product views, 5 % logins of the ` +
       `phase's customers, 15 % orders of one product (a customer's token, an Idempotency-Key of its own). Every order changes stock, which drops ` +
       `the cached product and all cached pages (DESIGN.md), so the hit ratios below are what this mix leaves. No order is sent in the last ` +
-      `${ORDER_GRACE_SECONDS} s of a wrk run (their share goes to views; "orders sent" below is the share over the whole run): wrk drops the ` +
+      `${ORDER_GRACE_SECONDS} s of a wrk run (their share goes to views; "orders sent" and "logins sent" below are shares of the whole run): wrk drops the ` +
       'requests in flight when its time is up, and serverless-offline answers every invocation within its 10 s timeout, so no order is ' +
       'created without wrk seeing its answer.',
     '',
@@ -497,9 +503,10 @@ function report(run: Run): string {
       'the function containers are worker threads inside the node process, whose own peak is in the next column.',
     '',
     table(
-      ['phase', 'metrics', 'via', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'requests', 'orders (201)', '409', 'unexpected', 'orders sent', 'list hits', 'view hits', 'CPUs busy: offline / machine', 'peak RSS MiB (tree)', 'of the node process', 'offline start s'],
+      ['phase', 'metrics', 'via', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'requests', 'orders (201)', '409', 'unexpected', 'orders sent', 'logins sent', 'list hits', 'view hits', 'CPUs busy: offline / machine', 'peak RSS MiB (tree)', 'of the node process', 'offline start s'],
       results.map((p) => {
         const m = p.measured;
+        const sent = (m.counts.sent_order ?? 0) + (m.counts.sent_login ?? 0) + (m.counts.sent_list ?? 0) + (m.counts.sent_view ?? 0);
         return [
           p.label,
           p.mode,
@@ -512,7 +519,8 @@ function report(run: Run): string {
           int(m.counts.created ?? 0),
           int(m.counts.out_of_stock ?? 0),
           int(unexpected(m)),
-          pct(m.counts.sent_order ?? 0, (m.counts.sent_order ?? 0) + (m.counts.sent_login ?? 0) + (m.counts.sent_list ?? 0) + (m.counts.sent_view ?? 0)),
+          pct(m.counts.sent_order ?? 0, sent),
+          pct(m.counts.sent_login ?? 0, sent),
           pct(m.counts.list_hit ?? 0, m.counts.list ?? 0),
           pct(m.counts.view_hit ?? 0, m.counts.view ?? 0),
           `${p.cpu.offline.toFixed(2)} / ${p.cpu.machine.toFixed(2)}`,
