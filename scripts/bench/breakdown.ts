@@ -23,6 +23,7 @@ const { config } = await import('../../lib/config.ts');
 const { registry } = await import('../../lib/metrics/registry.ts');
 const { createPusher } = await import('../../lib/metrics/pusher.ts');
 const { createRedisSlotStore } = await import('../../lib/metrics/slots.ts');
+const { connectRedis } = await import('../../lib/redis.ts');
 const { snapshot, render } = await import('../../lib/metrics/exposition.ts');
 const { createSeriesReader } = await import('../../lib/metrics/series-reader.ts');
 const { gatewayRequest, groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
@@ -30,7 +31,7 @@ const { watchGatewayPosts } = await import('../../test/support/gateway-posts.ts'
 
 const gatewayUrl = process.env.BENCH_GATEWAY_URL!;
 const nocheckUrl = process.env.BENCH_NOCHECK_GATEWAY_URL;
-const pusherFor = (target: Registry, functionName: string, url: string) =>
+const pusherFor = (target: Registry, functionName: string, url: string, pushIntervalMs = 0) =>
   createPusher({
     registry: target,
     functionName,
@@ -39,13 +40,22 @@ const pusherFor = (target: Registry, functionName: string, url: string) =>
     slots: createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs),
     maxSlots: config.metrics.slots,
     leaseTtlMs: config.metrics.leaseTtlMs,
+    pushIntervalMs,
   });
-// The app's families, in a second registry (the same metric objects) for a second pusher: each pusher adds
-// its own three families to the registry it pushes, and a registry takes a name once.
-const mirror = new Registry();
-for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) mirror.registerMetric(metric);
+// The app's families, in more registries (the same metric objects) for more pushers: each pusher adds its own
+// three families to the registry it pushes, and a registry takes a name once.
+const mirrored = () => {
+  const mirror = new Registry();
+  for (const metric of registry.getMetricsAsArray() as unknown as Metric[]) mirror.registerMetric(metric);
+  return mirror;
+};
+// Mirrored before any pusher adds its families to `registry`.
+const [nocheckRegistry, deployedRegistry] = [mirrored(), mirrored()];
 const pusher = pusherFor(registry, config.functionName, gatewayUrl);
-const nocheckPusher = nocheckUrl ? pusherFor(mirror, `${config.functionName}-nocheck`, nocheckUrl) : undefined;
+const nocheckPusher = nocheckUrl ? pusherFor(nocheckRegistry, `${config.functionName}-nocheck`, nocheckUrl) : undefined;
+// As deployed: after its first push (a step's warm-up), every push only stores in Redis; the POST waits for
+// the interval, which these runs never reach.
+const deployedPusher = pusherFor(deployedRegistry, `${config.functionName}-deployed`, gatewayUrl, config.metrics.pushIntervalMs);
 
 // What our pusher sends after one request: the families that changed, taken from its last body.
 let typicalBody = '';
@@ -72,6 +82,7 @@ await request();
 const moved = (await reader.read('cumulative')).map((key) => reader.snapshot.series.get(key)!);
 const movedSeries = moved.map((s): [string, string, Record<string, string>, number] => [s.family, s.metricName, s.labels, s.value]);
 const slotStore = createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs);
+const { redis, release: releaseRedis } = connectRedis(config.cache.redisUrl!, config.cache.commandTimeoutMs);
 const lease = (await slotStore.claim('bench-breakdown', 1, 600_000))!;
 let writes = 0;
 
@@ -83,6 +94,7 @@ const post = (body: string) => postTo(url, body);
 type Step = [name: string, run: () => unknown, before?: () => unknown];
 const steps: Step[] = [
   ['**our whole push** (`pusher.push()`, right after an untimed request)', () => pusher.push(), request],
+  [`**our push as deployed**: a Redis store only, the POST deferred (METRICS_PUSH_INTERVAL_MS ${config.metrics.pushIntervalMs})`, () => deployedPusher.push(), request],
   ['series reader: the counters and histograms one request moved (what every push reads)', () => reader.read('cumulative'), request],
   ['snapshot(registry): collect + getMetricsAsJSON + series map (every family; the reader replaced it)', () => snapshot(registry)],
   [`render(the ${changed.size} changed families) as text`, () =>
@@ -90,6 +102,8 @@ const steps: Step[] = [
   [`render(all ${own.families.size} families) as text`, () => render(own.families.values(), own.series.values())],
   [`Redis renew-and-store of the ${movedSeries.length} series one request moved (slots.ts)`, () =>
     slotStore.renewAndStore('bench-breakdown', lease, 600_000, movedSeries, ++writes)],
+  ['Redis renew-and-store of no series (the lease renewal alone)', () => slotStore.renewAndStore('bench-breakdown', lease, 600_000, [], ++writes)],
+  ['Redis GET through the same connection (the round trip alone; a cached product view makes one)', () => redis.get('bench-breakdown-nothing')],
   [`fetch POST to the gateway (${Buffer.byteLength(typicalBody)} B typical body)`, async () => {
     const response = await fetch(url, { method: 'POST', body: typicalBody, headers: { 'Content-Type': TEXT_FORMAT } });
     await response.text();
@@ -176,4 +190,5 @@ if (scratch) {
 }
 
 slotStore.close();
+releaseRedis();
 process.send!({ rows, scaling }, () => process.exit(0));

@@ -428,9 +428,10 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     '',
     'One extra child (scripts/bench/breakdown.ts; not interleaved, so indicative) builds a pusher exactly as ' +
       'lib/metrics/container.ts does and times, ' +
-      `${int(BREAKDOWN)} calls each after ${WARMUP} warm-up requests: the whole push on its own (also to a second gateway ` +
-      'run with `--push.disable-consistency-check`), the steps of `pushOnce` (lib/metrics/pusher.ts) rebuilt from the ' +
-      "exported pieces, the bare HTTP costs of the gateway, and last the naive variant's pushAdd to both gateways. The " +
+      `${int(BREAKDOWN)} calls each after ${WARMUP} warm-up requests: the whole push on its own, POSTing every time (also to a ` +
+      'second gateway run with `--push.disable-consistency-check`) and as deployed (a Redis store, the POST deferred), the ' +
+      'steps of `pushOnce` (lib/metrics/pusher.ts) rebuilt from the exported pieces, a plain Redis GET for the round trip ' +
+      "alone, the bare HTTP costs of the gateway, and last the naive variant's pushAdd to both gateways. The " +
       'Redis and gateway steps write a slot and a group of their own. For comparison, **ours-every** (a push per ' +
       `invocation, like this child's) added ${us(every.p50 - bare.p50)} µs p50 and ${us(every.cpu - bare.cpu)} µs CPU per invocation above.`,
     '',
