@@ -17,6 +17,9 @@ export interface Offline {
   /** Resolves once every HTTP invocation it started has ended (answered, failed or timed out), or after
    * `timeoutMs`; says whether they all ended. */
   drained(timeoutMs: number): Promise<boolean>;
+  /** Its scheduled functions (serverless.yml `schedule` events, run at every minute's start), scheduled at
+   * `since` (ms since the epoch), and how many of their runs have ended. */
+  scheduled: { jobs: number; since: number; runs(): number };
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,8 @@ function invocationCounter() {
   const started = new Map<string, number>();
   const ended = new Map<string, number>();
   let failed = 0;
+  let scheduledJobs = 0;
+  let scheduledRuns = 0;
   const add = (map: Map<string, number>, fn: string) => map.set(fn, (map.get(fn) ?? 0) + 1);
   const count = (line: string) => {
     const start = /^[A-Z]+ \S+ \(λ: (\w+)\)$/.exec(line);
@@ -37,6 +42,8 @@ function invocationCounter() {
     else if (end) add(ended, end[1]!);
     // An HTTP invocation that fails (a timeout, a crashed worker) logs its status; scheduled ones log otherwise.
     else if (/^× \[\d{3}\] /.test(line)) failed++;
+    else if (/^Scheduling \[\w+\] cron: \[/.test(line)) scheduledJobs++;
+    else if (/(Successfully invoked|Failed to execute) scheduled function: \[\w+\]/.test(line)) scheduledRuns++;
   };
   return {
     /** A line splitter for one output stream. */
@@ -48,6 +55,8 @@ function invocationCounter() {
         lines.forEach(count);
       };
     },
+    scheduledJobs: () => scheduledJobs,
+    scheduledRuns: () => scheduledRuns,
     inFlight(): number {
       let n = -failed;
       for (const [fn, count] of started) n += count - (ended.get(fn) ?? 0);
@@ -119,7 +128,8 @@ export async function startOffline(port: number, env: NodeJS.ProcessEnv, logFile
     while (invocations.inFlight() > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
     return invocations.inFlight() <= 0;
   };
-  return { pid: child.pid!, url: `http://127.0.0.1:${port}`, startMs: performance.now() - started, drained, stop };
+  const scheduled = { jobs: invocations.scheduledJobs(), since: Date.now(), runs: invocations.scheduledRuns };
+  return { pid: child.pid!, url: `http://127.0.0.1:${port}`, startMs: performance.now() - started, drained, scheduled, stop };
 }
 
 export interface TreeMemory {

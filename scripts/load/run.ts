@@ -67,6 +67,10 @@ const LEASE_TTL_MS = 3000;
 const STOCK = 1_000_000;
 // serverless-offline times an invocation out after 10 s (serverless.yml) and terminates its worker.
 const DRAIN_TIMEOUT_MS = 30_000;
+// serverless-offline's cron ticks at every minute's start; a measured run must fit between two.
+const TICK_MS = 60_000;
+const TICK_MARGIN_MS = 3000;
+const ALIGNED_TO_TICKS = DURATION * 1000 + TICK_MARGIN_MS < TICK_MS;
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DOC = path.join(ROOT, 'docs', 'benchmarks.md');
@@ -177,6 +181,8 @@ interface PhaseResult extends Phase {
   gateway: GatewayTotals;
   /** Whether every invocation had ended before the next step (the measured run, the stop). */
   drained: boolean;
+  /** Runs of serverless-offline's scheduled functions that ended during the measured run (placed to have none). */
+  scheduledInRun: number;
   /** CPUs busy on average during the measured run: serverless-offline's process tree, each server's, the whole machine. */
   cpu: { offline: number; machine: number; servers: Record<string, number> };
   warmup: WrkResult;
@@ -241,18 +247,21 @@ async function runPhase(phase: Phase, s: Servers, catalogue: { productIds: numbe
     const run = { url, threads: THREADS, connections: CONNECTIONS, workloadFile: file };
     const sampler = sampleTreeMemory(offline.pid);
     let memory: TreeMemory;
-    let warmup: WrkResult, measured: WrkResult, drained: boolean, cpu: PhaseResult['cpu'];
+    let warmup: WrkResult, measured: WrkResult, drained: boolean, cpu: PhaseResult['cpu'], scheduledInRun: number;
     try {
       warmup = await runWrk({ ...run, seconds: WARMUP, keyPrefix: `${RUN_ID}-${phase.label}-w` }, say);
       // The orders of one run must not be answered in the next (wrk would miss them), nor cut off by the stop
       // (their metrics would be lost with the worker).
       drained = await offline.drained(DRAIN_TIMEOUT_MS);
+      await clearOfScheduledRuns(offline);
+      const scheduledBefore = offline.scheduled.runs();
       const roots = { offline: offline.pid, ...s.pids };
       const cpuBefore = await cpuSnapshot(roots);
       const perf = args.perf ? recordPerf(args.perf, phase.label, offline.pid, DURATION) : undefined;
       measured = await runWrk({ ...run, seconds: DURATION, keyPrefix: `${RUN_ID}-${phase.label}-m` }, say);
       await perf;
       const cpuAfter = await cpuSnapshot(roots);
+      scheduledInRun = offline.scheduled.runs() - scheduledBefore;
       const seconds = (cpuAfter.at - cpuBefore.at) / 1000;
       const busy = (name: string) => (cpuAfter.trees[name]! - cpuBefore.trees[name]!) / seconds;
       cpu = {
@@ -265,11 +274,41 @@ async function runPhase(phase: Phase, s: Servers, catalogue: { productIds: numbe
       memory = await sampler.stop();
     }
     if (!drained) say(`${phase.label}: invocations still running ${DRAIN_TIMEOUT_MS} ms after a wrk run ended`);
-    const result = { ...phase, startMs: offline.startMs, drained, cpu, warmup, measured, memory };
+    const result = { ...phase, startMs: offline.startMs, drained, scheduledInRun, cpu, warmup, measured, memory };
     say(`${phase.label}: ${rps(measured).toFixed(1)} req/s, p50 ${ms(measured.latency_us.p50)} ms, p99 ${ms(measured.latency_us.p99)} ms, ` +
       `${measured.counts.created} orders, ${unexpected(measured)} unexpected answers, peak RSS ${mib(result.memory.peakBytes)} MiB`);
     return result;
   }
+}
+
+function tickNote(results: PhaseResult[]): string {
+  if (!ALIGNED_TO_TICKS) return `A ${DURATION} s measured run cannot fit between two of serverless-offline's minute ticks: runs of the scheduled functions fall into it.`;
+  const hit = results.filter((p) => p.scheduledInRun > 0).map((p) => `${p.label} (${p.scheduledInRun})`);
+  return "Each measured run lies between two of serverless-offline's minute ticks, after the last tick's runs of the scheduled functions " +
+    '(business collector, metrics janitor, outbox relay: each a cold start, seconds of CPU whatever the traffic) have ended; ' +
+    (hit.length === 0 ? 'none ended inside a measured run.' : `runs that ended inside one anyway: ${hit.join(', ')}.`);
+}
+
+/**
+ * serverless-offline runs the scheduled functions (the business collector, the metrics janitor, the outbox relay)
+ * at every minute's start, each a cold start in a fresh serverless-offline: seconds of CPU per tick whatever the
+ * traffic, which fell into some measured runs and not others, in "on" phases more (two of them only work with a
+ * gateway). So the measured run goes between two ticks: at once if it ends before the next, else after the next
+ * tick's runs have ended. It costs a phase up to a minute of waiting.
+ */
+async function clearOfScheduledRuns(offline: Offline): Promise<void> {
+  const { jobs, since, runs } = offline.scheduled;
+  if (!ALIGNED_TO_TICKS || jobs === 0) return;
+  const ticksSince = () => Math.floor(Date.now() / TICK_MS) - Math.floor(since / TICK_MS);
+  const settled = async () => {
+    const until = Date.now() + DRAIN_TIMEOUT_MS;
+    while (runs() < jobs * ticksSince() && Date.now() < until) await sleep(100);
+  };
+  await settled();
+  const toTick = TICK_MS - (Date.now() % TICK_MS);
+  if (toTick > DURATION * 1000 + TICK_MARGIN_MS) return;
+  await sleep(toTick + 100);
+  await settled();
 }
 
 // ---- the agreement check --------------------------------------------------------------------------------------
@@ -484,7 +523,7 @@ function report(run: Run): string {
       `wrk with ${THREADS} threads and ${CONNECTIONS} connections, ${USERS_PER_PHASE} customers registered per phase. ` +
       `Servers (loopback): PostgreSQL, Redis, Pushgateway, ${run.servers.origin}. serverless-offline as \`npm start\` runs it (a worker thread per ` +
       `warm container), restarted for every phase; "on" sets PUSHGATEWAY_URL (push defaults: PUSH_TIMEOUT_MS 200, METRICS_PUSH_INTERVAL_MS 5000), ` +
-      `"off" leaves it unset; both use Redis for the cache and METRICS_LEASE_TTL_MS=${LEASE_TTL_MS}. ${run.edgeNote}`,
+      `"off" leaves it unset; both use Redis for the cache and METRICS_LEASE_TTL_MS=${LEASE_TTL_MS}. ${run.edgeNote} ${tickNote(results)}`,
     '',
     `Workload (scripts/load/mix.lua): 40 % catalogue pages (${'`GET /api/products`'} with a handful of queries), 40 % product views, 5 % logins of the ` +
       `phase's customers, 15 % orders of one product (a customer's token, an Idempotency-Key of its own). Every order changes stock, which drops ` +
