@@ -1,9 +1,10 @@
 // Scheduled (serverless.yml): deletes stale Pushgateway groups and heals slots whose values drifted.
-import { cleanGateway } from '../../lib/ops/metrics-jobs.ts';
+import { cleanGateway, withGateway } from '../../lib/ops/metrics-jobs.ts';
 import { log } from '../../lib/log.ts';
 
-export const handler = async () => {
-  const report = await cleanGateway();
-  log.info('metrics janitor done', { deleted: report.deleted.length, healed: report.healed.length });
-  return report;
-};
+export const handler = () =>
+  withGateway('metrics janitor', async () => {
+    const report = await cleanGateway();
+    log.info('metrics janitor done', { deleted: report.deleted.length, healed: report.healed.length });
+    return report;
+  });

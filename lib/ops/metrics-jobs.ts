@@ -1,6 +1,7 @@
 // The two scheduled metric jobs: the business collector (figures from Postgres into their own group) and the
 // gateway janitor (stale groups out, lost or overtaken slot values back in).
 import { config } from '../config.ts';
+import { log } from '../log.ts';
 import { shopStats } from '../shop/stats.ts';
 import { pushBusinessGauges } from '../metrics/business-gauges.ts';
 import { runJanitor, type JanitorReport } from '../metrics/janitor.ts';
@@ -9,6 +10,16 @@ import { authHeaders } from '../metrics/gateway.ts';
 import { registry } from '../metrics/registry.ts';
 import { snapshot } from '../metrics/exposition.ts';
 import '../metrics/container.ts';
+
+/**
+ * Runs a scheduled job that needs the gateway. Without PUSHGATEWAY_URL metrics are recorded but not pushed
+ * (`npm start`'s default): the job then has nothing to do, and says so instead of failing every minute.
+ */
+export async function withGateway<T>(job: string, run: () => Promise<T>): Promise<T | { skipped: string }> {
+  if (config.metrics.pushgatewayUrl) return run();
+  log.info(`${job} skipped: PUSHGATEWAY_URL is not set`);
+  return { skipped: 'PUSHGATEWAY_URL is not set' };
+}
 
 function gatewayUrl(): string {
   if (!config.metrics.pushgatewayUrl) throw new Error('PUSHGATEWAY_URL is not set');
