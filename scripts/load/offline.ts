@@ -17,9 +17,9 @@ export interface Offline {
   /** Resolves once every HTTP invocation it started has ended (answered, failed or timed out), or after
    * `timeoutMs`; says whether they all ended. */
   drained(timeoutMs: number): Promise<boolean>;
-  /** Its scheduled functions (serverless.yml `schedule` events, run at every minute's start), scheduled at
-   * `since` (ms since the epoch), and how many of their runs have ended. */
-  scheduled: { jobs: number; since: number; runs(): number };
+  /** Its scheduled functions (serverless.yml `schedule` events, run at every minute's start) as its log has
+   * told so far: how many, since when (ms since the epoch), and how many of their runs have ended. */
+  scheduled: { jobs(): number; since(): number; runs(): number };
   stop(): Promise<void>;
 }
 
@@ -32,8 +32,7 @@ function invocationCounter() {
   const started = new Map<string, number>();
   const ended = new Map<string, number>();
   let failed = 0;
-  let scheduledJobs = 0;
-  let scheduledRuns = 0;
+  const scheduled = { jobs: 0, since: 0, runs: 0 };
   const add = (map: Map<string, number>, fn: string) => map.set(fn, (map.get(fn) ?? 0) + 1);
   const count = (line: string) => {
     const start = /^[A-Z]+ \S+ \(λ: (\w+)\)$/.exec(line);
@@ -42,8 +41,9 @@ function invocationCounter() {
     else if (end) add(ended, end[1]!);
     // An HTTP invocation that fails (a timeout, a crashed worker) logs its status; scheduled ones log otherwise.
     else if (/^× \[\d{3}\] /.test(line)) failed++;
-    else if (/^Scheduling \[\w+\] cron: \[/.test(line)) scheduledJobs++;
-    else if (/(Successfully invoked|Failed to execute) scheduled function: \[\w+\]/.test(line)) scheduledRuns++;
+    else if (/^Scheduling \[\w+\] cron: \[/.test(line)) {
+      if (scheduled.jobs++ === 0) scheduled.since = Date.now();
+    } else if (/(Successfully invoked|Failed to execute) scheduled function: \[\w+\]/.test(line)) scheduled.runs++;
   };
   return {
     /** A line splitter for one output stream. */
@@ -55,8 +55,7 @@ function invocationCounter() {
         lines.forEach(count);
       };
     },
-    scheduledJobs: () => scheduledJobs,
-    scheduledRuns: () => scheduledRuns,
+    scheduled: { jobs: () => scheduled.jobs, since: () => scheduled.since, runs: () => scheduled.runs },
     inFlight(): number {
       let n = -failed;
       for (const [fn, count] of started) n += count - (ended.get(fn) ?? 0);
@@ -128,8 +127,7 @@ export async function startOffline(port: number, env: NodeJS.ProcessEnv, logFile
     while (invocations.inFlight() > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
     return invocations.inFlight() <= 0;
   };
-  const scheduled = { jobs: invocations.scheduledJobs(), since: Date.now(), runs: invocations.scheduledRuns };
-  return { pid: child.pid!, url: `http://127.0.0.1:${port}`, startMs: performance.now() - started, drained, scheduled, stop };
+  return { pid: child.pid!, url: `http://127.0.0.1:${port}`, startMs: performance.now() - started, drained, scheduled: invocations.scheduled, stop };
 }
 
 export interface TreeMemory {

@@ -297,8 +297,10 @@ function tickNote(results: PhaseResult[]): string {
  * tick's runs have ended. It costs a phase up to a minute of waiting.
  */
 async function clearOfScheduledRuns(offline: Offline): Promise<void> {
-  const { jobs, since, runs } = offline.scheduled;
+  const { runs } = offline.scheduled;
+  const jobs = offline.scheduled.jobs();
   if (!ALIGNED_TO_TICKS || jobs === 0) return;
+  const since = offline.scheduled.since();
   const ticksSince = () => Math.floor(Date.now() / TICK_MS) - Math.floor(since / TICK_MS);
   const settled = async () => {
     const until = Date.now() + DRAIN_TIMEOUT_MS;
@@ -307,6 +309,7 @@ async function clearOfScheduledRuns(offline: Offline): Promise<void> {
   await settled();
   const toTick = TICK_MS - (Date.now() % TICK_MS);
   if (toTick > DURATION * 1000 + TICK_MARGIN_MS) return;
+  say(`waiting ${Math.round(toTick / 1000)} s for the next minute tick and its ${jobs} scheduled runs before measuring`);
   await sleep(toTick + 100);
   await settled();
 }
