@@ -162,28 +162,39 @@ export function sampleTreeMemory(rootPid: number, intervalMs = 200): { stop(): P
   };
 }
 
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  name: string;
-  rssBytes: number;
-}
-
-async function processTree(rootPid: number): Promise<ProcessInfo[]> {
-  const all: ProcessInfo[] = [];
+/** Every process's /proc/<pid>/<file>, parsed; one that exits meanwhile, or that `parse` refuses, is left out. */
+async function everyProcess<P extends { pid: number; ppid: number }>(file: 'stat' | 'status', parse: (pid: number, text: string) => P | undefined): Promise<P[]> {
+  const all: P[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    // A process may exit between the listing and the read.
-    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    const text = await readFile(`/proc/${entry}/${file}`, 'utf8').catch(() => '');
+    const parsed = text ? parse(Number(entry), text) : undefined;
+    if (parsed) all.push(parsed);
+  }
+  return all;
+}
+
+/** `root` and its descendants among `all`, root first; empty when `root` is gone. */
+function treeOf<P extends { pid: number; ppid: number }>(all: P[], root: number): P[] {
+  const children = new Map<number, P[]>();
+  for (const p of all) {
+    const siblings = children.get(p.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const tree = all.filter((p) => p.pid === root);
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!.pid) ?? []));
+  return tree;
+}
+
+async function processTree(rootPid: number): Promise<{ name: string; rssBytes: number }[]> {
+  const all = await everyProcess('status', (pid, status) => {
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1];
     const ppid = field('PPid');
-    if (ppid === undefined) continue;
     // VmRSS is absent for kernel threads and zombies.
-    all.push({ pid: Number(entry), ppid: Number(ppid), name: field('Name') ?? '?', rssBytes: Number.parseInt(field('VmRSS') ?? '0', 10) * 1024 });
-  }
-  const tree = all.filter((p) => p.pid === rootPid);
-  for (let i = 0; i < tree.length; i++) tree.push(...all.filter((p) => p.ppid === tree[i]!.pid));
-  return tree;
+    return ppid === undefined ? undefined : { pid, ppid: Number(ppid), name: field('Name') ?? '?', rssBytes: Number.parseInt(field('VmRSS') ?? '0', 10) * 1024 };
+  });
+  return treeOf(all, rootPid);
 }
 
 // USER_HZ: what /proc counts CPU time in (100 on every Linux this runs on; `getconf CLK_TCK`).
@@ -199,32 +210,13 @@ export interface CpuSnapshot {
 
 /** One pass over /proc: `roots` names the processes whose trees are summed (serverless-offline, the servers). */
 export async function cpuSnapshot(roots: Record<string, number>): Promise<CpuSnapshot> {
-  const ticks = new Map<number, number>();
-  const children = new Map<number, number[]>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    // A process may exit between the listing and the read.
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (!stat) continue;
+  const all = await everyProcess('stat', (pid, stat) => {
     // Fields after the command name, which is in parentheses and may hold spaces: ppid is 4, utime and stime 14, 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(entry);
-    const ppid = Number(fields[1]);
-    ticks.set(pid, Number(fields[11] ?? 0) + Number(fields[12] ?? 0));
-    const siblings = children.get(ppid);
-    if (siblings) siblings.push(pid);
-    else children.set(ppid, [pid]);
-  }
+    return { pid, ppid: Number(fields[1]), ticks: Number(fields[11] ?? 0) + Number(fields[12] ?? 0) };
+  });
   const trees: Record<string, number> = {};
-  for (const [name, root] of Object.entries(roots)) {
-    let sum = 0;
-    const todo = ticks.has(root) ? [root] : [];
-    for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
-      sum += ticks.get(pid) ?? 0;
-      todo.push(...(children.get(pid) ?? []));
-    }
-    trees[name] = sum / TICKS_PER_SECOND;
-  }
+  for (const [name, root] of Object.entries(roots)) trees[name] = treeOf(all, root).reduce((sum, p) => sum + p.ticks, 0) / TICKS_PER_SECOND;
   const [, ...times] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/);
   // user nice system idle iowait irq softirq ...
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = times.map(Number);
