@@ -3,8 +3,8 @@ import { collectBusinessMetrics, withGateway } from '../../lib/ops/metrics-jobs.
 import { log } from '../../lib/log.ts';
 
 export const handler = () =>
-  withGateway('business metrics', async () => {
-    const { figures } = await collectBusinessMetrics();
+  withGateway('business metrics', async (gatewayUrl) => {
+    const { figures } = await collectBusinessMetrics(gatewayUrl);
     log.info('business metrics pushed', { figures });
     return figures;
   });

@@ -3,8 +3,8 @@ import { cleanGateway, withGateway } from '../../lib/ops/metrics-jobs.ts';
 import { log } from '../../lib/log.ts';
 
 export const handler = () =>
-  withGateway('metrics janitor', async () => {
-    const report = await cleanGateway();
+  withGateway('metrics janitor', async (gatewayUrl) => {
+    const report = await cleanGateway(gatewayUrl);
     log.info('metrics janitor done', { deleted: report.deleted.length, healed: report.healed.length });
     return report;
   });

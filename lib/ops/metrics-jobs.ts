@@ -15,21 +15,16 @@ import '../metrics/container.ts';
  * Runs a scheduled job that needs the gateway. Without PUSHGATEWAY_URL metrics are recorded but not pushed
  * (`npm start`'s default): the job then has nothing to do, and says so instead of failing every minute.
  */
-export async function withGateway<T>(job: string, run: () => Promise<T>): Promise<T | { skipped: string }> {
-  if (config.metrics.pushgatewayUrl) return run();
+export async function withGateway<T>(job: string, run: (gatewayUrl: string) => Promise<T>): Promise<T | { skipped: string }> {
+  if (config.metrics.pushgatewayUrl) return run(config.metrics.pushgatewayUrl);
   log.info(`${job} skipped: PUSHGATEWAY_URL is not set`);
   return { skipped: 'PUSHGATEWAY_URL is not set' };
 }
 
-function gatewayUrl(): string {
-  if (!config.metrics.pushgatewayUrl) throw new Error('PUSHGATEWAY_URL is not set');
-  return config.metrics.pushgatewayUrl;
-}
-
-export async function collectBusinessMetrics(): Promise<{ figures: Awaited<ReturnType<typeof shopStats>> }> {
+export async function collectBusinessMetrics(gatewayUrl: string): Promise<{ figures: Awaited<ReturnType<typeof shopStats>> }> {
   const figures = await shopStats();
   await pushBusinessGauges({
-    gatewayUrl: gatewayUrl(),
+    gatewayUrl,
     figures,
     timeoutMs: Math.max(config.metrics.pushTimeoutMs, 2000), // a scheduled job has time; a request does not
     headers: authHeaders(config.metrics.pushgatewayAuth),
@@ -37,11 +32,11 @@ export async function collectBusinessMetrics(): Promise<{ figures: Awaited<Retur
   return { figures };
 }
 
-export async function cleanGateway(): Promise<JanitorReport> {
+export async function cleanGateway(gatewayUrl: string): Promise<JanitorReport> {
   const slots = config.cache.redisUrl ? createRedisSlotStore(config.cache.redisUrl, 1000) : undefined;
   try {
     return await runJanitor({
-      gatewayUrl: gatewayUrl(),
+      gatewayUrl,
       slots,
       staleAfterSeconds: config.metrics.staleAfterSeconds,
       families: (await snapshot(registry)).families,
