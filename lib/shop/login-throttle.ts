@@ -1,23 +1,25 @@
 // Per-account login throttling. Every attempt on one email is counted before its password is read, so a
-// burst of concurrent guesses cannot slip past the limit; a successful login forgets the count. Once
-// `maxFailures` attempts are spent, the account's logins are refused unread until `lockSeconds` after the last
-// attempt that was let through. The rule is keyed by a hash of the normalised email: accounts that exist and
-// ones that do not are treated alike (nothing to enumerate), and no address is stored in Redis.
+// burst of concurrent guesses cannot slip past the limit; a successful login forgets the count. An attempt
+// that ends without a verdict on its password (the database is down, a bug) is given back: only wrong
+// credentials count, so an outage locks no one out, while the attempts in flight still hold their places
+// under the limit. Once `maxFailures` attempts are counted, the account's logins are refused unread, and
+// uncounted, until `lockSeconds` after the last attempt that was let through. The rule is keyed by a hash of
+// the normalised email: accounts that exist and ones that do not are treated alike (nothing to enumerate),
+// and no address is stored in Redis.
 import { createHash } from 'node:crypto';
 import { config } from '../config.ts';
 import { connectRedis } from '../redis.ts';
 import { countError } from '../metrics/errors.ts';
 
-export interface Attempts {
-  count: number;
-  /** Until the count is forgotten. */
-  ttlMs: number;
-}
+/** A refused attempt learns how long until the count is forgotten. */
+export type Hit = { counted: true } | { counted: false; ttlMs: number };
 
 export interface AttemptStore {
-  /** Counts one attempt. Attempts up to `limit` (re)start the expiry of `windowMs`; later ones do not, so a
-   * lock cannot be prolonged by hammering it. */
-  hit(key: string, windowMs: number, limit: number): Promise<Attempts>;
+  /** Counts one attempt, and (re)starts the expiry of `windowMs`, unless `limit` are counted already. A refused
+   * attempt is not counted, so hammering a lock neither prolongs it nor leaves anything to give back. */
+  hit(key: string, windowMs: number, limit: number): Promise<Hit>;
+  /** Takes one counted attempt back. */
+  release(key: string): Promise<void>;
   clear(key: string): Promise<void>;
 }
 
@@ -32,6 +34,8 @@ export interface LoginThrottle {
   /** Counts an attempt on this (normalised) email and says whether its password may be checked. */
   attempt(email: string): Promise<Verdict>;
   succeeded(email: string): Promise<void>;
+  /** An allowed attempt ended without a verdict on its credentials: it is not held against the account. */
+  inconclusive(email: string): Promise<void>;
 }
 
 const keyOf = (email: string) => `login:attempts:${createHash('sha256').update(email).digest('hex')}`;
@@ -39,11 +43,12 @@ const keyOf = (email: string) => `login:attempts:${createHash('sha256').update(e
 export function createLoginThrottle(store: AttemptStore, policy: ThrottlePolicy): LoginThrottle {
   return {
     async attempt(email) {
-      const { count, ttlMs } = await store.hit(keyOf(email), policy.lockSeconds * 1000, policy.maxFailures);
-      if (count <= policy.maxFailures) return { allowed: true };
-      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) };
+      const hit = await store.hit(keyOf(email), policy.lockSeconds * 1000, policy.maxFailures);
+      if (hit.counted) return { allowed: true };
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(hit.ttlMs / 1000)) };
     },
     succeeded: (email) => store.clear(keyOf(email)),
+    inconclusive: (email) => store.release(keyOf(email)),
   };
 }
 
@@ -70,9 +75,15 @@ export function createMemoryAttemptStore(now: () => number = Date.now): AttemptS
         entry = { count: 0, expiresAt: at };
         entries.set(key, entry);
       }
+      if (entry.count >= limit) return { counted: false, ttlMs: entry.expiresAt - at };
       entry.count++;
-      if (entry.count <= limit) entry.expiresAt = at + windowMs;
-      return { count: entry.count, ttlMs: entry.expiresAt - at };
+      entry.expiresAt = at + windowMs;
+      return { counted: true };
+    },
+    async release(key) {
+      const entry = entries.get(key);
+      if (entry && entry.count > 1) entry.count--;
+      else entries.delete(key);
     },
     async clear(key) {
       entries.delete(key);
@@ -80,11 +91,17 @@ export function createMemoryAttemptStore(now: () => number = Date.now): AttemptS
   };
 }
 
-// INCR and PEXPIRE in one script: no attempt is counted without an expiry, whatever fails in between.
+// Scripts, so that a count and its expiry change together and concurrent attempts see each other's counts.
+// SET ... PX counts and starts the window in one write: no attempt is counted without an expiry.
 const HIT = `
-local count = redis.call('INCR', KEYS[1])
-if count <= tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('PTTL', KEYS[1])}`;
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
+redis.call('SET', KEYS[1], count + 1, 'PX', ARGV[1])
+return {1, 0}`;
+// DECR keeps the expiry; the last attempt given back removes the key rather than leave a count of 0.
+const RELEASE = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 1 then redis.call('DECR', KEYS[1]) else redis.call('DEL', KEYS[1]) end`;
 
 /** Shared by every container, so the limit holds for the account however many containers serve it. */
 export function createRedisAttemptStore(url: string, commandTimeoutMs: number): AttemptStore {
@@ -92,8 +109,12 @@ export function createRedisAttemptStore(url: string, commandTimeoutMs: number): 
   return {
     async hit(key, windowMs, limit) {
       await connected();
-      const [count, ttlMs] = (await redis.eval(HIT, 1, key, String(windowMs), String(limit))) as [number, number];
-      return { count, ttlMs };
+      const [counted, ttlMs] = (await redis.eval(HIT, 1, key, String(windowMs), String(limit))) as [number, number];
+      return counted ? { counted: true } : { counted: false, ttlMs };
+    },
+    async release(key) {
+      await connected();
+      await redis.eval(RELEASE, 1, key);
     },
     async clear(key) {
       await connected();
@@ -114,6 +135,7 @@ export function withFallback(primary: AttemptStore, fallback: AttemptStore): Att
   };
   return {
     hit: (key, windowMs, limit) => run((store) => store.hit(key, windowMs, limit)),
+    release: (key) => run((store) => store.release(key)),
     clear: (key) => run((store) => store.clear(key)),
   };
 }

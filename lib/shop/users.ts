@@ -46,23 +46,37 @@ export async function register(input: Registration): Promise<Session> {
 
 export async function login(input: Credentials): Promise<Session> {
   const email = normaliseEmail(input.email);
+  const throttle = loginThrottle();
   // Before the database: a locked account answers the same whether it exists or not, and costs no hashing.
-  const verdict = await loginThrottle().attempt(email);
+  const verdict = await throttle.attempt(email);
   if (!verdict.allowed) {
     business.loginAttempted('locked');
     throw new TooManyAttemptsError('too many failed logins for this account; try again later', { retryAfterSeconds: verdict.retryAfterSeconds });
   }
+  let user: User | undefined;
+  try {
+    user = await checkCredentials(email, input.password);
+  } catch (err) {
+    // An outage (or a bug) said nothing about the password: the client's retry must not find the account locked.
+    await throttle.inconclusive(email);
+    throw err;
+  }
+  business.loginAttempted(user ? 'success' : 'failure');
+  if (!user) throw new InvalidCredentialsError('email or password is incorrect');
+  await throttle.succeeded(email);
+  return sessionFor(user);
+}
+
+/** The account, if the password is its own. */
+async function checkCredentials(email: string, password: string): Promise<User | undefined> {
   const [row] = await db.query<UserRow>(
     { operation: 'select', table: 'users' },
     'SELECT id, email, name, role, password_hash FROM users WHERE lower(email) = $1',
     [email],
   );
   // An unknown email costs the same hashing work as a wrong password: no account enumeration by timing.
-  const valid = row ? await verifyPassword(input.password, row.password_hash) : await verifyAgainstNothing(input.password);
-  business.loginAttempted(valid ? 'success' : 'failure');
-  if (!row || !valid) throw new InvalidCredentialsError('email or password is incorrect');
-  await loginThrottle().succeeded(email);
-  return sessionFor(toUser(row));
+  const valid = row ? await verifyPassword(password, row.password_hash) : await verifyAgainstNothing(password);
+  return row && valid ? toUser(row) : undefined;
 }
 
 export async function me(principal: Principal): Promise<User> {

@@ -17,6 +17,7 @@ const HANDLER_FILES: Record<string, string> = {
   'GET /api/products': '../../functions/products/list.ts',
   'POST /api/orders': '../../functions/orders/create.ts',
   'POST /api/users/register': '../../functions/users/register.ts',
+  'POST /api/users/login': '../../functions/users/login.ts',
   'GET /healthz': '../../functions/ops/healthz.ts',
   'GET /healthz/metrics': '../../functions/ops/healthz-metrics.ts',
   'GET /info': '../../functions/ops/info.ts',

@@ -84,12 +84,47 @@ describe('the login throttle', () => {
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(5);
   });
 
+  it('gives back attempts that ended without a verdict on the password, so an outage locks no one out', async () => {
+    // Prepare: two wrong passwords, then an outage under which every attempt is let through and fails
+    const { throttle } = throttleWithClock();
+    await attempts(throttle, 'a@example.com', 2);
+    const duringOutage = await attempts(throttle, 'a@example.com', 3);
+    // Act
+    for (let i = 0; i < 3; i++) await throttle.inconclusive('a@example.com');
+    // Assess: the two wrong passwords still count, the outage's attempts do not
+    expect(duringOutage).toEqual(Array(3).fill({ allowed: true }));
+    expect(await attempts(throttle, 'a@example.com', 4)).toEqual([...Array(3).fill({ allowed: true }), { allowed: false, retryAfterSeconds: 900 }]);
+  });
+
+  it('holds the places of attempts in flight: a concurrent burst is cut at the limit even while each may end in an outage', async () => {
+    // Prepare
+    const { throttle } = throttleWithClock();
+    // Act: 50 at once, then those let through end without a verdict
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => throttle.attempt('a@example.com')));
+    const allowed = verdicts.filter((v) => v.allowed);
+    await Promise.all(allowed.map(() => throttle.inconclusive('a@example.com')));
+    // Assess: the refused 45 were not counted, so nothing is left against the account
+    expect(allowed).toHaveLength(5);
+    expect(await attempts(throttle, 'a@example.com', 6)).toEqual([...Array(5).fill({ allowed: true }), { allowed: false, retryAfterSeconds: 900 }]);
+  });
+
+  it('does not let an attempt given back after a successful login count below zero', async () => {
+    const { throttle } = throttleWithClock();
+    await attempts(throttle, 'a@example.com', 2);
+    await throttle.succeeded('a@example.com'); // a concurrent login succeeded while the other attempt was in flight
+    await throttle.inconclusive('a@example.com');
+    expect(await attempts(throttle, 'a@example.com', 6)).toEqual([...Array(5).fill({ allowed: true }), { allowed: false, retryAfterSeconds: 900 }]);
+  });
+
   it('keys the store by a hash, never by the address', async () => {
     const seen: string[] = [];
     const spy: AttemptStore = {
       async hit(key) {
         seen.push(key);
-        return { count: 1, ttlMs: 1 };
+        return { counted: true };
+      },
+      async release(key) {
+        seen.push(key);
       },
       async clear(key) {
         seen.push(key);
@@ -97,34 +132,36 @@ describe('the login throttle', () => {
     };
     const throttle = createLoginThrottle(spy, policy);
     await throttle.attempt('victim@example.com');
+    await throttle.inconclusive('victim@example.com');
     await throttle.succeeded('victim@example.com');
-    expect(seen).toEqual([expect.stringMatching(/^login:attempts:[0-9a-f]{64}$/), seen[0]]);
+    expect(seen).toEqual([expect.stringMatching(/^login:attempts:[0-9a-f]{64}$/), seen[0], seen[0]]);
   });
 
   it('forgets the oldest accounts first when a spray of addresses fills the in-process store', async () => {
     const store = createMemoryAttemptStore(() => 0);
-    await store.hit('first', MINUTE, 5);
-    await store.hit('first', MINUTE, 5);
-    for (let i = 0; i < 10_000; i++) await store.hit(`spray-${i}`, MINUTE, 5);
-    await store.hit('spray-9999', MINUTE, 5);
+    await store.hit('first', MINUTE, 2);
+    await store.hit('first', MINUTE, 2);
+    for (let i = 0; i < 10_000; i++) await store.hit(`spray-${i}`, MINUTE, 2);
+    await store.hit('spray-9999', MINUTE, 2);
 
-    expect((await store.hit('spray-9999', MINUTE, 5)).count).toBe(3);
-    expect((await store.hit('first', MINUTE, 5)).count).toBe(1);
+    expect(await store.hit('spray-9999', MINUTE, 2)).toEqual({ counted: false, ttlMs: MINUTE });
+    expect(await store.hit('first', MINUTE, 2)).toEqual({ counted: true });
   });
 
   it('counts in the container and in errors_total while Redis is down', async () => {
     // Prepare
-    const down: AttemptStore = {
-      hit: () => Promise.reject(new Error('Connection is closed.')),
-      clear: () => Promise.reject(new Error('Connection is closed.')),
-    };
+    const closed = () => Promise.reject(new Error('Connection is closed.'));
+    const down: AttemptStore = { hit: closed, release: closed, clear: closed };
     const throttle = createLoginThrottle(withFallback(down, createMemoryAttemptStore()), policy);
     const before = await throttleErrors();
     // Act
     const verdicts = await attempts(throttle, 'a@example.com', 6);
+    await throttle.inconclusive('a@example.com');
+    const afterGivingBack = await throttle.attempt('a@example.com');
     await throttle.succeeded('b@example.com');
     // Assess
     expect(verdicts.map((v) => v.allowed)).toEqual([true, true, true, true, true, false]);
-    expect(await throttleErrors()).toBe(before + 7);
+    expect(afterGivingBack.allowed).toBe(true);
+    expect(await throttleErrors()).toBe(before + 9);
   });
 });
