@@ -1,21 +1,56 @@
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { ServiceUnavailableError } from '../errors.ts';
+import { describeError, log } from '../log.ts';
+import { countError } from '../metrics/errors.ts';
 import { secretsManager } from './clients.ts';
 
-// The promise is cached, not the value, so concurrent cold-start requests share one GetSecretValue call.
-// A rejected promise is evicted: a transient outage must not poison the container until it is recycled.
-const cache = new Map<string, Promise<string>>();
+// A value is fetched again this long after it was fetched: a rotated secret reaches every container within it.
+const TTL_MS = 5 * 60_000;
+// When that fetch fails, the value in hand is still served, and asked for again every RETRY_MS, until it is
+// MAX_AGE_MS old; only then does the failure reach the request (a 503). @middy/secrets-manager (cacheExpiry)
+// and Powertools Parameters fail the request as soon as the value has expired; we do not, because every
+// authenticated request needs the token key: a Secrets Manager blip would take the whole API down, while the
+// key in hand is almost always still the current one. The bound keeps a key rotated away in an emergency (a
+// leak) from living on through a long outage.
+const MAX_AGE_MS = 30 * 60_000;
+const RETRY_MS = 10_000;
+
+interface Held {
+  value: string;
+  fetchedAt: number;
+  refreshAt: number;
+}
+const held = new Map<string, Held>();
+// The fetch is shared, not repeated: concurrent cold-start requests make one GetSecretValue call. It leaves
+// the map once settled, so a failure is never served from it: the next request after a failure asks again.
+const inFlight = new Map<string, Promise<string>>();
 
 export function getSecretString(secretId: string): Promise<string> {
-  let pending = cache.get(secretId);
+  const current = held.get(secretId);
+  if (current && Date.now() < current.refreshAt) return Promise.resolve(current.value);
+  let pending = inFlight.get(secretId);
   if (!pending) {
-    pending = fetchSecretString(secretId);
-    cache.set(secretId, pending);
-    pending.catch(() => {
-      if (cache.get(secretId) === pending) cache.delete(secretId);
-    });
+    pending = refresh(secretId, current).finally(() => inFlight.delete(secretId));
+    inFlight.set(secretId, pending);
   }
   return pending;
+}
+
+async function refresh(secretId: string, current: Held | undefined): Promise<string> {
+  try {
+    const value = await fetchSecretString(secretId);
+    const now = Date.now();
+    held.set(secretId, { value, fetchedAt: now, refreshAt: now + TTL_MS });
+    return value;
+  } catch (err) {
+    const now = Date.now();
+    if (!current || now - current.fetchedAt >= MAX_AGE_MS) throw err;
+    countError('dependency_unavailable', 'secrets', 'warning');
+    const cause = err instanceof Error ? (err.cause ?? err) : err;
+    log.warn('secret refresh failed; serving the value fetched before', { secretId, ageMs: now - current.fetchedAt, ...describeError(cause) });
+    current.refreshAt = Math.min(now + RETRY_MS, current.fetchedAt + MAX_AGE_MS);
+    return current.value;
+  }
 }
 
 async function fetchSecretString(secretId: string): Promise<string> {
