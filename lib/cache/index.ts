@@ -43,3 +43,9 @@ export function getCache(): Cache {
   );
   return current;
 }
+
+/** Which cache this container has, for the health check's report. */
+export const cacheKind = (): Cache['kind'] => getCache().kind;
+
+/** One round trip to the container's cache; unlike every other call, it throws when the cache is down. */
+export const ping = (): Promise<void> => getCache().ping();

@@ -1,9 +1,8 @@
 // Dependency checks for GET /healthz. Only the database is essential: without Redis the catalogue comes
 // from Postgres, and without the gateway only metrics wait. So: down (503) means the database, degraded
 // (200) means one of the others.
-import { db } from '../db/query.ts';
-import { getPool } from '../db/pool.ts';
-import { getCache } from '../cache/index.ts';
+import { ping as pingDatabase, ready as databaseReady } from '../db/ping.ts';
+import { cacheKind, ping as pingCache } from '../cache/index.ts';
 import { config } from '../config.ts';
 import { authHeaders, gatewayRequest } from '../metrics/gateway.ts';
 
@@ -52,13 +51,10 @@ async function pushgatewayCheck(): Promise<Check> {
 }
 
 export async function checkHealth(): Promise<Health> {
-  const cache = getCache();
-  // Getting the pool is free when deployed; locally it may first start the embedded database, which is
-  // start-up time, not the database's latency. A failure here shows up in the check below.
-  await getPool().catch(() => undefined);
+  await databaseReady();
   const [database, cacheCheck, pushgateway] = await Promise.all([
-    timedCheck(() => db.query({ operation: 'select', table: 'health' }, 'SELECT 1')),
-    timedCheck(() => cache.ping(), { kind: cache.kind }),
+    timedCheck(pingDatabase),
+    timedCheck(pingCache, { kind: cacheKind() }),
     pushgatewayCheck(),
   ]);
   const status = !database.ok ? 'down' : cacheCheck.ok && pushgateway.ok ? 'ok' : 'degraded';
