@@ -1,15 +1,84 @@
-// A SlotStore in memory, with the failures a test needs to cause: a lease taken over, Redis down.
+// A SlotStore in memory (lib/metrics/slots.ts), on a clock the test controls, with the failures a test needs
+// to cause: a lease taken over or lapsed, and commands refused, dropped or applied with their answer lost.
+// Its maps are its data: a test may read or change them, and they outlive `restart`.
 import { randomUUID } from 'node:crypto';
-import { seriesKey } from '../../lib/metrics/exposition.ts';
-import { NotSentError, type Lease, type SlotStore, type StoredSeries } from '../../lib/metrics/slots.ts';
+import { seriesKey, type Family } from '../../lib/metrics/exposition.ts';
+import { NotSentError, type IdleGroup, type Lease, type SlotStore, type StoredSeries } from '../../lib/metrics/slots.ts';
+
+/**
+ * How Redis fails a command: `refuse`, never sent (NotSentError, as ioredis without a connection); `drop`, sent
+ * but lost on the way (a plain Error, not applied); `loseReply`, applied with its answer lost (a plain Error).
+ */
+export type RedisFault = 'refuse' | 'drop' | 'loseReply';
+
+// As in lib/metrics/slots.ts: a holder stops trusting its lease a little before Redis lets it go.
+const CLOCK_MARGIN_MS = 1000;
+const JANITOR_LEASE_MS = 10_000;
 
 export class MemorySlotStore implements SlotStore {
-  readonly leases = new Map<string, string>();
+  /** `<fn>:<id>` -> holder; a lease whose `expiresAt` has passed is free. */
+  readonly leases = new Map<string, { token: string; expiresAt: number }>();
+  /** `<fn>:<id>` -> the group's stored series. */
   readonly state = new Map<string, StoredSeries[]>();
+  /** token -> the highest store number applied for it. */
   readonly written = new Map<string, number>();
-  down = false;
-  /** The next store is applied, then Redis goes down before it answers (its reply is lost). */
+  readonly savedFamilies = new Map<string, Family>();
+  /** Commands a fault met, so a test can tell a push that went through cleanly. */
+  faults = 0;
+  /** The next command is applied, then Redis goes down before it answers (its reply is lost). */
   loseNextReply = false;
+  private fault: RedisFault | undefined;
+  /** Commands still answered normally before `fault` starts. */
+  private faultIn = 0;
+  private restarting = false;
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /** Every command from the `after`-th next one on meets `fault` (undefined: Redis answers, restarted too). */
+  setFault(fault: RedisFault | undefined, after = 0): void {
+    this.fault = fault;
+    this.faultIn = after;
+    this.restarting = false;
+  }
+
+  get down(): boolean {
+    return this.fault === 'refuse' && this.faultIn === 0;
+  }
+  set down(down: boolean) {
+    this.setFault(down ? 'refuse' : undefined);
+  }
+
+  /** Redis restarts with its data (persisted): the next command, under way when it went, is lost. */
+  restart(): void {
+    this.restarting = true;
+  }
+
+  /** Runs one command as Redis would, atomically, unless a fault stops it or loses its answer. */
+  private async command<T>(apply: () => T): Promise<T> {
+    await Promise.resolve(); // an answer is never synchronous: concurrent callers interleave between commands
+    const fault = this.restarting ? 'drop' : this.faultIn > 0 ? (this.faultIn--, undefined) : this.fault;
+    this.restarting = false;
+    if (fault) this.faults++;
+    if (fault === 'refuse') throw new NotSentError('redis refused the command');
+    if (fault === 'drop') throw new Error('connection lost before the command reached redis');
+    const result = apply();
+    if (fault === 'loseReply') throw new Error('connection lost before the reply');
+    if (this.loseNextReply) {
+      this.loseNextReply = false;
+      this.setFault('refuse');
+      this.faults++;
+      throw new Error('connection closed before the reply');
+    }
+    return result;
+  }
+
+  private holder(key: string): string | undefined {
+    const lease = this.leases.get(key);
+    return lease && lease.expiresAt > this.now() ? lease.token : undefined;
+  }
 
   /** A store writes the series given; the others keep their values (lib/metrics/slots.ts). */
   private merge(key: string, values: StoredSeries[]): void {
@@ -18,64 +87,91 @@ export class MemorySlotStore implements SlotStore {
     this.state.set(key, [...merged.values()]);
   }
 
-  private check(): void {
-    if (this.down) throw new NotSentError('redis is down');
-  }
-
   /** Someone else takes the slot, as after our lease expired while we were frozen. */
   steal(fn: string, slot: number): void {
-    this.leases.set(`${fn}:${slot}`, 'someone-else');
+    this.leases.set(`${fn}:${slot}`, { token: 'someone-else', expiresAt: Infinity });
   }
 
-  async claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined> {
-    this.check();
-    for (let slot = 0; slot < max; slot++) {
-      if (!this.leases.has(`${fn}:${slot}`)) {
-        const token = randomUUID();
-        this.leases.set(`${fn}:${slot}`, token);
-        return { slot, token, validUntil: Date.now() + ttlMs - 1000 };
-      }
-    }
-    return undefined;
-  }
-  async load(fn: string, id: string) {
-    this.check();
-    return this.state.get(`${fn}:${id}`);
-  }
-  async storeOverflow(fn: string, id: string, values: StoredSeries[]) {
-    this.check();
-    this.merge(`${fn}:${id}`, values);
-  }
-  async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number) {
-    this.check();
-    if (this.leases.get(`${fn}:${lease.slot}`) !== lease.token) return false;
-    this.merge(`${fn}:${lease.slot}`, values);
-    this.written.set(lease.token, write);
-    lease.validUntil = Date.now() + ttlMs - 1000;
-    if (this.loseNextReply) {
-      this.loseNextReply = false;
-      this.down = true;
-      throw new Error('connection closed before the reply');
-    }
-    return true;
-  }
-  async lastWrite(lease: Lease) {
-    this.check();
-    return this.written.get(lease.token) ?? 0;
-  }
-  async storedGroups() {
-    return [...this.state.keys()].map((key) => {
-      const at = key.lastIndexOf(':');
-      return { fn: key.slice(0, at), id: key.slice(at + 1) };
-    });
-  }
-  async withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined) => Promise<T>) {
-    if (this.leases.has(`${fn}:${id}`)) return undefined;
-    return work(this.state.get(`${fn}:${id}`));
-  }
   /** The container is gone and its lease ran out. */
   release(fn: string, slot: number): void {
     this.leases.delete(`${fn}:${slot}`);
   }
+
+  async claim(fn: string, max: number, ttlMs: number, token: string): Promise<Lease | undefined> {
+    const validUntil = this.now() + ttlMs - CLOCK_MARGIN_MS;
+    const slot = await this.command(() => {
+      const keys = Array.from({ length: max }, (_, slot) => `${fn}:${slot}`);
+      const found = keys.findIndex((key) => this.holder(key) === token);
+      const slot = found >= 0 ? found : keys.findIndex((key) => this.holder(key) === undefined);
+      if (slot >= 0) this.leases.set(keys[slot]!, { token, expiresAt: this.now() + ttlMs });
+      return slot;
+    });
+    return slot < 0 ? undefined : { id: String(slot), token, validUntil };
+  }
+
+  load(fn: string, id: string): Promise<StoredSeries[] | undefined> {
+    return this.command(() => structuredClone(this.state.get(`${fn}:${id}`)));
+  }
+
+  async renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number, retake: boolean): Promise<boolean> {
+    const key = `${fn}:${lease.id}`;
+    const validUntil = this.now() + ttlMs - CLOCK_MARGIN_MS;
+    const renewed = await this.command(() => {
+      const holder = this.holder(key);
+      if (holder !== lease.token && (holder !== undefined || !retake)) return false;
+      this.leases.set(key, { token: lease.token, expiresAt: this.now() + ttlMs });
+      this.merge(key, values);
+      this.written.set(lease.token, Math.max(write, this.written.get(lease.token) ?? 0));
+      return true;
+    });
+    if (renewed) lease.validUntil = validUntil;
+    return renewed;
+  }
+
+  lastWrite(lease: Lease): Promise<number> {
+    return this.command(() => this.written.get(lease.token) ?? 0);
+  }
+
+  saveFamilies(families: Iterable<Family>): Promise<void> {
+    return this.command(() => {
+      for (const family of families) this.savedFamilies.set(family.name, { ...family });
+    });
+  }
+
+  families(): Promise<Map<string, Family>> {
+    return this.command(() => structuredClone(this.savedFamilies));
+  }
+
+  storedGroups(): Promise<{ fn: string; id: string }[]> {
+    return this.command(() =>
+      [...this.state.keys()].map((key) => {
+        const at = key.lastIndexOf(':');
+        return { fn: key.slice(0, at), id: key.slice(at + 1) };
+      }),
+    );
+  }
+
+  /** Each step is a command of its own, as in Redis: the janitor's lease, the group's work, the release. */
+  async withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined> {
+    const key = `${fn}:${id}`;
+    const token = randomUUID();
+    const taken = await this.command(() => {
+      if (this.holder(key) !== undefined) return false;
+      this.leases.set(key, { token, expiresAt: this.now() + JANITOR_LEASE_MS });
+      return true;
+    });
+    if (!taken) return undefined;
+    try {
+      return await work(await this.load(fn, id), {
+        save: (values) => this.command(() => this.merge(key, values)),
+        forget: () => this.command(() => void this.state.delete(key)),
+      });
+    } finally {
+      await this.command(() => {
+        if (this.holder(key) === token) this.leases.delete(key);
+      }).catch(() => {});
+    }
+  }
+
   close(): void {}
 }
