@@ -1,23 +1,31 @@
-// Keeps the gateway bounded and honest, run on a schedule (functions/ops/metrics-janitor.ts):
-// - deletes groups not pushed for `staleAfterSeconds` whose lease is gone (overflow and solo groups have none);
-// - re-pushes a group's Redis state (slots, and overflow groups) where the gateway holds other values and no
-//   container holds it (a late push can land after a newer one; a timed-out last push never landed; a
-//   restarted gateway forgets groups).
-import { render, seriesKey, storedSeriesMap, type Family } from './exposition.ts';
+// Keeps the gateway bounded and honest, run on a schedule (functions/ops/metrics-janitor.ts). For every group
+// with a Redis state (slots and overflow groups), the gateway is brought up to that state, series by series
+// the higher of the two (both are values a single writer once held, so neither is ever above what was
+// counted): a POST that timed out, landed late or was lost with a restarted gateway is made good, and so is a
+// slot whose holder went idle before its deferred POST. A group a container still holds is only given back
+// what the gateway lost entirely. An idle group's state is raised the same way, so a
+// Redis that lost data learns back what the gateway still had. Groups without a state (solo groups) and idle
+// overflow groups not pushed for `staleAfterSeconds` are deleted; slots stay (their number is bounded).
+//
+// Groups are written with every family's HELP and TYPE as containers recorded them in Redis, whatever this
+// function's own code registers.
+import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
 import type { SlotStore, StoredSeries } from './slots.ts';
-import { groupSeries, groupUrl, JOB, readGroups, gatewayRequest, TEXT_FORMAT } from './gateway.ts';
+import { groupSeries, groupUrl, JOB, gatewayRequest, TEXT_FORMAT, type GatewayMetrics } from './gateway.ts';
+import type { Transport } from './pusher.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
   slots?: SlotStore;
   staleAfterSeconds: number;
-  /** Metadata (help, type) of every family, for groups the gateway has lost entirely. */
+  /** HELP and TYPE of the families this code registers, for those Redis has no record of. */
   families: Map<string, Family>;
   job?: string;
   /** Limits the run to one function (tests share Redis and must not touch each other's slots). */
   onlyFunction?: string;
   headers?: Record<string, string>;
   now?: () => number;
+  transport?: Transport;
 }
 
 export interface JanitorReport {
@@ -25,80 +33,93 @@ export interface JanitorReport {
   healed: string[];
 }
 
-interface GatewayGroup {
-  labels: Record<string, string>;
-  push_time_seconds?: { metrics: { value: string }[] };
-  [family: string]: unknown;
-}
-
 export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
   const job = options.job ?? JOB;
   const now = options.now ?? Date.now;
+  const transport = options.transport ?? gatewayRequest;
   const report: JanitorReport = { deleted: [], healed: [] };
-  const body = await readGroups(options.gatewayUrl, { headers: options.headers });
-  const urlOf = (labels: Record<string, string>) => groupUrl(options.gatewayUrl, labels.function!, labels.instance!, job);
+  const body = JSON.parse(await transport(new URL('/api/v1/metrics', options.gatewayUrl).href, { headers: options.headers })) as GatewayMetrics;
+  const families = new Map([...options.families, ...((await options.slots?.families()) ?? [])]);
+  const ours = (fn: string | undefined) => fn !== undefined && (options.onlyFunction === undefined || fn === options.onlyFunction);
+  const urlOf = (fn: string, instance: string) => groupUrl(options.gatewayUrl, fn, instance, job);
+  const remove = (fn: string, instance: string) => transport(urlOf(fn, instance), { method: 'DELETE', headers: options.headers });
 
-  const seen = new Set<string>();
-  for (const group of body.data as GatewayGroup[]) {
-    const { function: fn, instance } = group.labels;
-    if (group.labels.job !== job || !fn || !instance) continue;
-    if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
-    seen.add(`${fn}/${instance}`);
-    const pushedAt = Number(group.push_time_seconds?.metrics[0]?.value ?? 0);
-    const stale = now() / 1000 - pushedAt > options.staleAfterSeconds;
-    const id = groupIdOf(fn, instance);
-    if (id !== undefined && options.slots) {
-      const outcome = await options.slots.withIdleGroup(fn, id, async (stored) => {
-        if (stored && differs(groupSeries(body, group.labels) ?? [], stored)) {
-          await repush(urlOf(group.labels), stored, options);
-          return 'healed';
-        }
-        if (stale) {
-          await gatewayRequest(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
-          return 'deleted';
-        }
-        return 'kept';
-      });
-      if (outcome === 'healed') report.healed.push(instance);
-      if (outcome === 'deleted') report.deleted.push(instance);
-    } else if (stale) {
-      await gatewayRequest(urlOf(group.labels), { method: 'DELETE', headers: options.headers });
-      report.deleted.push(instance);
-    }
+  const onGateway = new Map<string, { fn: string; instance: string; pushedAt: number }>();
+  for (const group of body.data) {
+    const { function: fn, instance, job: groupJob } = group.labels;
+    if (groupJob !== job || !ours(fn) || !instance) continue;
+    const pushed = group.push_time_seconds as { metrics?: { value: string }[] } | undefined;
+    onGateway.set(`${fn}/${instance}`, { fn: fn!, instance, pushedAt: Number(pushed?.metrics?.[0]?.value ?? 0) });
+  }
+  const stale = (key: string) => {
+    const group = onGateway.get(key);
+    return group !== undefined && now() / 1000 - group.pushedAt > options.staleAfterSeconds;
+  };
+
+  for (const { fn, id } of (await options.slots?.storedGroups()) ?? []) {
+    if (!ours(fn)) continue;
+    const instance = `${fn}-${id}`;
+    const key = `${fn}/${instance}`;
+    const gateway = groupSeries(body, { job, function: fn, instance }) ?? [];
+    // `held`: a holder POSTs its group itself, so only what the gateway lost entirely (a restart) is put back;
+    // a lower value there is the holder's deferred POST, and the janitor writing an older state over a newer
+    // POST would show Prometheus a counter going down.
+    const heal = async (stored: StoredSeries[], held: boolean) => {
+      const merged = higherOf(stored, gateway);
+      const behind = familiesBehind(merged, gateway, held);
+      if (behind.size === 0) return { merged, healed: false };
+      const series = [...merged.values()].filter((s) => behind.has(s.family) && families.has(s.family));
+      const known = [...behind].flatMap((name) => families.get(name) ?? []);
+      await transport(urlOf(fn, instance), { method: 'POST', body: render(known, series), headers: { 'Content-Type': TEXT_FORMAT, ...options.headers } });
+      return { merged, healed: true };
+    };
+    const idle = await options.slots!.withIdleGroup(fn, id, async (stored, group) => {
+      if (!stored) return 'gone' as const;
+      if (id.startsWith('overflow-') && stale(key)) {
+        await remove(fn, instance);
+        await group.forget();
+        return 'deleted' as const;
+      }
+      const { merged, healed } = await heal(stored, false);
+      const before = storedSeriesMap(stored);
+      const raised = [...merged].filter(([k, s]) => before.get(k)?.value !== s.value).map(([, s]) => s);
+      if (raised.length > 0) await group.save(raised.map((s) => [s.family, s.metricName, s.labels, s.value]));
+      return healed ? ('healed' as const) : ('kept' as const);
+    });
+    // Held by a container: its state is the holder's to write, but the gateway may still be shown it.
+    const outcome = idle ?? (await options.slots!.load(fn, id).then(async (stored) => (stored && (await heal(stored, true)).healed ? 'healed' : 'kept')));
+    if (outcome === 'healed') report.healed.push(instance);
+    if (outcome === 'deleted') report.deleted.push(instance);
+    if (outcome !== 'gone') onGateway.delete(key);
   }
 
-  // Groups the gateway lost (a restart without persistence): their stored values go back up.
-  if (options.slots) {
-    for (const { fn, id } of await options.slots.storedGroups()) {
-      if (options.onlyFunction !== undefined && fn !== options.onlyFunction) continue;
-      const instance = `${fn}-${id}`;
-      if (seen.has(`${fn}/${instance}`)) continue;
-      const healed = await options.slots.withIdleGroup(fn, id, async (stored) => {
-        if (!stored) return false;
-        await repush(urlOf({ function: fn, instance }), stored, options);
-        return true;
-      });
-      if (healed) report.healed.push(instance);
-    }
+  // Groups with no state to keep them: solo groups, and those whose state expired.
+  for (const [key, { fn, instance }] of onGateway) {
+    if (!stale(key)) continue;
+    await remove(fn, instance);
+    report.deleted.push(instance);
   }
   return report;
 }
 
-/** The stored-state id of a slot (`<fn>-3`) or overflow group (`<fn>-overflow-1a2b3c4d`); solo groups have none. */
-function groupIdOf(fn: string, instance: string): string | undefined {
-  if (!instance.startsWith(`${fn}-`)) return undefined;
-  const id = instance.slice(fn.length + 1);
-  return /^(\d+|overflow-[0-9a-f]{8})$/.test(id) ? id : undefined;
+/** Series by series, the higher of the stored and the gateway's value. */
+function higherOf(stored: StoredSeries[], gateway: StoredSeries[]): Map<string, Series> {
+  const merged = storedSeriesMap(stored);
+  for (const [key, s] of storedSeriesMap(gateway)) {
+    const mine = merged.get(key);
+    if (!mine || mine.value < s.value) merged.set(key, s);
+  }
+  return merged;
 }
 
-function differs(onGateway: StoredSeries[], stored: StoredSeries[]): boolean {
-  const gateway = new Map(onGateway.map(([, metricName, labels, value]) => [seriesKey(metricName, labels), value]));
-  return stored.some(([, metricName, labels, value]) => gateway.get(seriesKey(metricName, labels)) !== value);
+/** Families with a series the gateway lacks, or (unless `missingOnly`) holds lower. */
+function familiesBehind(merged: Map<string, Series>, gateway: StoredSeries[], missingOnly: boolean): Set<string> {
+  const onGateway = storedSeriesMap(gateway);
+  const behind = new Set<string>();
+  for (const [key, s] of merged) {
+    const there = onGateway.get(key);
+    if (there === undefined ? s.value !== 0 || !missingOnly : !missingOnly && there.value !== s.value) behind.add(s.family);
+  }
+  return behind;
 }
 
-async function repush(url: string, stored: StoredSeries[], options: JanitorOptions): Promise<void> {
-  const series = [...storedSeriesMap(stored).values()];
-  const names = new Set(series.map((s) => s.family));
-  const families = [...options.families.values()].filter((f) => names.has(f.name));
-  await gatewayRequest(url, { method: 'POST', body: render(families, series), headers: { 'Content-Type': TEXT_FORMAT, ...options.headers } });
-}

@@ -1,33 +1,45 @@
-// Pushes one container's registry to the Pushgateway so that fleet totals stay exact (DESIGN.md, "Push
-// semantics"). What it pushes to a slot is the slot's stored base plus this container's increments not yet
-// accounted anywhere durable; it never throws, and it never takes longer than its timeout per attempt.
+// Pushes one container's registry to the Pushgateway so that fleet totals stay exact (docs/design.md, "Push
+// semantics"). It never throws, and waits for the gateway at most `timeoutMs` per push.
 //
-// Every invocation records its values in Redis (the series that changed, renewing the lease); the gateway
-// POST, the costly part, is sent at most once per `pushIntervalMs` per slot. What an invocation does not send is
-// already durable: the slot's next push sends it, and once the holder is gone (its lease lapsed) the janitor
-// puts the stored state on the gateway. Anything not safely stored in Redis is sent at once.
+// Every increment goes to exactly one group (lib/metrics/ledger.ts):
+// - a slot, leased in Redis, when the store that renews the lease acknowledges it. The slot's gateway group is
+//   only ever shown what its Redis state holds, so any holder, the janitor or a late POST may write it and
+//   none can show more than was counted. Its POST goes out at most once per `pushIntervalMs`: the rest is
+//   durable in Redis, and the janitor puts it on the gateway if no POST of ours does.
+// - otherwise (no Redis, no free slot, Redis refused the store, our lease is gone), an overflow group of this
+//   container alone (a solo group without Redis), whose gateway group is its record: POSTed at once, stored
+//   in Redis when it can be, for the janitor.
+// A store whose answer was lost may or may not have been applied: what it carried waits, counted nowhere
+// else, until the next store of that slot supersedes it or Redis tells which store it applied last.
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { isCumulative, render, storedSeriesMap, type Family, type Series, type Snapshot } from './exposition.ts';
+import { isCumulative, render, storedSeriesMap, type Series } from './exposition.ts';
 import { createSeriesReader } from './series-reader.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
-import { authHeaders, groupSeries, groupUrl, JOB, readGroups, gatewayRequest, TEXT_FORMAT, type GatewayAuth } from './gateway.ts';
+import { authHeaders, groupSeries, groupUrl, JOB, gatewayRequest, TEXT_FORMAT, type GatewayAuth, type GatewayMetrics, type GatewayRequest } from './gateway.ts';
+import * as ledgers from './ledger.ts';
+import type { Account, Amounts } from './ledger.ts';
+
+/** How the pusher reaches the gateway (tests give it a model of one). */
+export type Transport = (url: string, request: GatewayRequest) => Promise<string>;
 
 export interface PusherOptions {
   registry: Registry;
   functionName: string;
   gatewayUrl: string;
   timeoutMs: number;
-  /** Without a slot store (no Redis): one group per container, with a random instance id. */
+  /** Without a slot store (no Redis): one solo group per container, with a random instance id. */
   slots?: SlotStore;
   maxSlots: number;
   leaseTtlMs: number;
   auth?: GatewayAuth;
   job?: string;
-  /** How often a container on an overflow group tries again to get a slot. */
+  /** How often a container without a slot tries again to get one. */
   reclaimIntervalMs?: number;
-  /** Least time between two gateway POSTs of a slot whose values are stored in Redis; 0 sends every push. */
+  /** Least time between two gateway POSTs of a slot; 0 sends every push. */
   pushIntervalMs?: number;
+  transport?: Transport;
+  now?: () => number;
 }
 
 export interface PushStatus {
@@ -43,14 +55,27 @@ export interface PushStatus {
   failures: number;
 }
 
-type Target =
-  | { kind: 'slot'; instance: string; lease: Lease }
-  | { kind: 'overflow'; instance: string; id: string; since: number }
-  | { kind: 'solo'; instance: string };
+/** A group we write, with what the gateway was last sent. */
+interface Group {
+  kind: 'slot' | 'overflow' | 'solo';
+  instance: string;
+  account: Account;
+  /** Slots and overflow groups; solo groups have no store. */
+  lease?: Lease;
+  /** Values as last sent to the gateway; undefined until a POST succeeded (the next one sends every family). */
+  sent?: Map<string, number>;
+  /** A group new on the gateway first gets its series at 0: increase() cannot see a series' first sample. */
+  zerosFirst: boolean;
+  lastSentAt: number;
+}
+
+const RETRY_IN_DOUBT_MS = 1000;
 
 export function createPusher(options: PusherOptions) {
   const job = options.job ?? JOB;
   const fn = options.functionName;
+  const now = options.now ?? Date.now;
+  const transport = options.transport ?? gatewayRequest;
   const labels = { function: fn };
   const pushDuration = new Histogram({
     name: 'metrics_push_duration_seconds',
@@ -80,29 +105,16 @@ export function createPusher(options: PusherOptions) {
   // stored state and the gateway's copy line up.
   const reader = createSeriesReader(options.registry, { function: fn });
   const own = reader.snapshot;
-  let target: Target | undefined;
-  /** The slot's values when we took it (zero for overflow and solo groups). */
-  let base = new Map<string, Series>();
-  /** Our own cumulative values already recorded durably: in a slot's Redis state, or in an overflow group. */
-  let accounted = new Map<string, number>();
-  /** The target's series whose value Redis has not acknowledged yet: what the next store writes. */
-  let unstored = new Set<string>();
-  /** Our own values as of the last durable record, for the next target's `accounted`. */
-  const durable = new Map<string, number>();
-  /** Our series whose `durable` value is behind: moved since the last durable record, or lowered by `settle`. */
-  const sinceDurable = new Set<string>();
-  /**
-   * Stores of a slot whose answer was lost: applied or not, only Redis knows. `durable` presumes the latest
-   * was applied (carrying it into the next target could count it twice); `settle` corrects that once Redis
-   * answers, from `before`, what was durable before the first of them.
-   */
-  let unsure: { lease: Lease; before: Map<string, number>; stores: { write: number; cumulative: Map<string, number> }[] } | undefined;
+  const ledger = ledgers.newLedger();
+  let slot: Group | undefined;
+  /** Our own group, once anything had to go there. */
+  let fallback: Group | undefined;
+  /** Slots we lost with stores in doubt, until Redis says which it applied. */
+  const abandoned: Group[] = [];
   let writes = 0;
-  let lastPushed = new Map<string, number>();
-  let fullPushNeeded = true;
-  let zerosNeeded = false;
-  /** When the current target's values last reached the gateway. */
-  let lastSentAt = 0;
+  let claimToken = randomUUID();
+  let nextClaimAt = 0;
+  let familiesSaved = false;
   let inFlight: Promise<void> | undefined;
   const status: PushStatus = {
     instance: undefined,
@@ -115,221 +127,220 @@ export function createPusher(options: PusherOptions) {
     deferred: 0,
     failures: 0,
   };
-
   const headers = { 'Content-Type': TEXT_FORMAT, ...authHeaders(options.auth) };
 
-  // One deadline for everything a push sends (the gateway read on a claim, the zeros, the values), so an
-  // invocation waits at most `timeoutMs` for the gateway, however many requests the push needed. Its timer is
-  // made on the first request: most pushes only store in Redis and never need one.
+  // One deadline for everything a push sends, so an invocation waits at most `timeoutMs` for the gateway
+  // however many requests it needed. Its timer is made on the first request: most pushes only store in Redis.
   let pushStarted = 0;
   let deadline: AbortSignal | undefined;
   const signal = () => (deadline ??= AbortSignal.timeout(Math.max(1, Math.round(options.timeoutMs - (performance.now() - pushStarted)))));
+  const timeLeft = () => options.timeoutMs - (performance.now() - pushStarted);
+
+  /** Series a slot held before we took it that this container never counted: known from the stored state. */
+  const baseSeries = new Map<string, Series>();
+  const asStored = (values: Amounts): StoredSeries[] => {
+    const out: StoredSeries[] = [];
+    for (const [key, value] of values) {
+      const s = own.series.get(key) ?? baseSeries.get(key);
+      if (s) out.push([s.family, s.metricName, s.labels, value]);
+    }
+    return out;
+  };
+
+  function group(kind: Group['kind'], id: string, account: Account, lease: Lease | undefined, zerosFirst: boolean): Group {
+    return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0 };
+  }
+
+  /** Takes the lowest free slot, continuing from its stored state (or the gateway's copy when Redis has none). */
+  async function claimSlot(): Promise<void> {
+    if (!options.slots || slot || now() < nextClaimAt) return;
+    nextClaimAt = now() + (options.reclaimIntervalMs ?? 5000);
+    // A slow answer during a burst of cold starts is not "no free slot": tried again within the push's time,
+    // with the same token, so a claim whose answer was lost takes no second slot.
+    let lease: Lease | undefined;
+    for (;;) {
+      try {
+        lease = await options.slots.claim(fn, options.maxSlots, options.leaseTtlMs, claimToken, Math.max(0, timeLeft()));
+        break;
+      } catch (err) {
+        // Not connected within the push's time: Redis is down, not slow.
+        if (err instanceof NotSentError || timeLeft() <= 0) return;
+      }
+    }
+    if (!lease) return;
+    claimToken = randomUUID();
+    const instance = `${fn}-${lease.id}`;
+    let stored: StoredSeries[] | undefined;
+    try {
+      stored = (await options.slots.load(fn, lease.id)) ?? (await fromGateway(instance));
+    } catch {
+      return; // Redis stopped answering: the lease lapses, and we claim again later
+    }
+    const base = storedSeriesMap(stored ?? []);
+    for (const [key, s] of base) baseSeries.set(key, s);
+    slot = group('slot', lease.id, ledgers.newAccount(new Map([...base].map(([key, s]) => [key, s.value]))), lease, stored === undefined);
+    if (!familiesSaved) familiesSaved = await options.slots.saveFamilies(own.families.values()).then(() => true, () => false);
+  }
+
+  /** Stores the slot (renewing its lease), carrying everything pending into it. */
+  async function storeSlot(current: Group): Promise<'stored' | 'unsure' | 'refused' | 'lost'> {
+    const attempt = ledgers.prepareStore(ledger, current.account, ++writes);
+    try {
+      const renewed = await options.slots!.renewAndStore(fn, current.lease!, options.leaseTtlMs, asStored(attempt.values), attempt.write, false);
+      if (!renewed) return 'lost';
+      ledgers.stored(ledger, current.account, attempt);
+      return 'stored';
+    } catch (err) {
+      if (err instanceof NotSentError) return now() < current.lease!.validUntil ? 'refused' : 'lost';
+      ledgers.storeUnsure(ledger, current.account, attempt);
+      return now() < current.lease!.validUntil ? 'unsure' : 'lost';
+    }
+  }
+
+  function leave(current: Group): void {
+    if (current.account.unsure.length > 0) abandoned.push(current);
+    slot = undefined;
+  }
+
+  /** Learns which of a lost slot's unsure stores Redis applied, and takes back what it did not. */
+  async function settleAbandoned(): Promise<void> {
+    while (abandoned.length > 0) {
+      const lost = abandoned[0]!;
+      let applied: number;
+      try {
+        applied = await options.slots!.lastWrite(lost.lease!);
+      } catch {
+        return; // still unreachable: ask again next time
+      }
+      ledgers.settled(ledger, lost.account, applied);
+      abandoned.shift();
+    }
+  }
+
+  function ownGroup(): Group {
+    if (!fallback) {
+      const id = options.slots ? `overflow-${randomUUID().slice(0, 8)}` : randomUUID().slice(0, 8);
+      const lease = options.slots ? { id, token: randomUUID(), validUntil: 0 } : undefined;
+      fallback = group(options.slots ? 'overflow' : 'solo', id, ledgers.newAccount(), lease, true);
+    }
+    if (options.slots) slotOverflow.inc(labels);
+    return fallback;
+  }
+
+  /** Our own group's values go to Redis too, when it answers, so that the janitor can restore them. */
+  async function storeOwn(mine: Group): Promise<void> {
+    if (!mine.lease || mine.account.dirty.size === 0) return;
+    const values = new Map([...mine.account.dirty].map((key) => [key, ledgers.held(mine.account, key)]));
+    try {
+      if (await options.slots!.renewAndStore(fn, mine.lease, options.leaseTtlMs, asStored(values), ++writes, true)) mine.account.dirty.clear();
+    } catch {
+      // its gateway group is its record; the next push stores it
+    }
+  }
 
   async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      await gatewayRequest(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
+      await transport(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
 
-  function adopt(next: Target, start: Map<string, Series>): void {
-    target = next;
-    base = start;
-    accounted = new Map(durable);
-    unstored = new Set(base.keys());
-    for (const [key, s] of own.series) if (cumulative(own, s)) unstored.add(key);
-    lastPushed = new Map();
-    fullPushNeeded = true;
-    status.instance = next.instance;
-    status.target = next.kind;
-  }
-
-  async function claimSlot(): Promise<boolean> {
-    const lease = await options.slots!.claim(fn, options.maxSlots, options.leaseTtlMs);
-    if (!lease) return false;
-    const instance = `${fn}-${lease.slot}`;
-    const stored = (await options.slots!.load(fn, String(lease.slot))) ?? (await fromGateway(instance));
-    adopt({ kind: 'slot', instance, lease }, storedSeriesMap(stored ?? []));
-    zerosNeeded = stored === undefined;
-    return true;
-  }
-
-  function overflow(): void {
-    slotOverflow.inc(labels);
-    const id = `overflow-${randomUUID().slice(0, 8)}`;
-    adopt({ kind: 'overflow', instance: `${fn}-${id}`, id, since: Date.now() }, new Map());
-    zerosNeeded = true;
-  }
-
-  async function ensureTarget(): Promise<void> {
-    if (!options.slots) {
-      if (!target) {
-        adopt({ kind: 'solo', instance: `${fn}-${randomUUID().slice(0, 8)}` }, new Map());
-        zerosNeeded = true;
-      }
-      return;
-    }
-    if (target?.kind === 'slot') return;
-    if (target?.kind === 'overflow' && Date.now() - target.since < (options.reclaimIntervalMs ?? 5000)) return;
-    try {
-      if (await claimSlot()) return;
-    } catch {
-      // Redis is unreachable: no slot can be taken safely
-    }
-    if (target?.kind === 'overflow') target.since = Date.now();
-    else overflow();
-  }
-
-  /** A series as the target shows it: the slot's base plus our increments not accounted before, for cumulatives. */
-  function composed(key: string): Series | undefined {
-    const s = own.series.get(key);
-    const start = base.get(key);
-    if (!s) return start;
-    if (!cumulative(own, s)) return s;
-    return { ...s, value: (start?.value ?? 0) + s.value - (accounted.get(key) ?? 0) };
-  }
-
-  function compose(): Map<string, Series> {
+  /**
+   * POSTs the group's families that changed since its last successful POST (all of them after a failure): its
+   * cumulative series as the group holds them for sure, and this container's gauges when `withGauges`.
+   */
+  async function post(target: Group, withGauges: boolean): Promise<void> {
     const values = new Map<string, Series>();
-    for (const [key, s] of base) if (!own.series.has(key)) values.set(key, s);
-    for (const key of own.series.keys()) values.set(key, composed(key)!);
-    return values;
-  }
-
-  /** Brings `durable` up to our current values, touching only the series that moved. */
-  function markDurable(): void {
-    for (const key of sinceDurable) durable.set(key, own.series.get(key)!.value);
-    sinceDurable.clear();
-  }
-
-  /**
-   * Records the values in Redis before they are pushed: a slot's state (renewing its lease), or an overflow
-   * group's. 'lost' when someone else holds the slot now; 'unstored' when the values reached no store (no
-   * Redis, or Redis down while our lease is still valid by our own clock), so the gateway is their only record.
-   */
-  async function recordDurably(): Promise<'stored' | 'unstored' | 'lost'> {
-    if (target?.kind === 'solo' || !target) return 'unstored';
-    const stored: StoredSeries[] = [];
-    for (const key of unstored) {
-      const s = composed(key);
-      if (s && cumulative(own, s)) stored.push([s.family, s.metricName, s.labels, s.value]);
+    const keys = new Set([...target.account.base.keys(), ...target.account.share.keys(), ...own.series.keys()]);
+    for (const key of keys) {
+      const s = own.series.get(key) ?? baseSeries.get(key);
+      const family = s && own.families.get(s.family);
+      if (!family) continue; // a family this code no longer has: the group keeps it as it is
+      if (isCumulative(family.type)) values.set(key, { ...s, value: ledgers.held(target.account, key) });
+      else if (withGauges) values.set(key, s);
     }
-    if (target.kind === 'overflow') {
-      return options.slots!.storeOverflow(fn, target.id, stored).then(
-        () => {
-          markDurable();
-          unstored.clear();
-          return 'stored' as const;
-        },
-        () => 'unstored' as const,
-      );
+    if (target.zerosFirst) {
+      const zeros = [...values.values()].map((s) => (isCumulative(own.families.get(s.family)!.type) ? { ...s, value: 0 } : s));
+      await send(target.instance, render(own.families.values(), zeros));
+      target.zerosFirst = false;
     }
-    const lease = target.lease;
-    const write = ++writes;
-    try {
-      if (!(await options.slots!.renewAndStore(fn, lease, options.leaseTtlMs, stored, write))) return 'lost';
-      markDurable();
-      unstored.clear();
-      if (unsure?.lease === lease) unsure = undefined; // the slot's state holds all of ours, whatever became of those
-      return 'stored';
-    } catch (err) {
-      if (!(err instanceof NotSentError) && (!unsure || unsure.lease === lease)) {
-        unsure ??= { lease, before: new Map(durable), stores: [] };
-        markDurable();
-        unsure.stores.push({ write, cumulative: new Map(durable) });
-      }
-      // Redis is down: the lease is still ours until it runs out by our own clock
-      return Date.now() < lease.validUntil ? 'unstored' : 'lost';
-    }
-  }
-
-  /**
-   * Learns which of the unsure stores Redis applied, once it answers again and we are off that slot (on it,
-   * the next store supersedes them all), and gives the current target what the slot does not hold.
-   */
-  async function settle(): Promise<void> {
-    if (!unsure || (target?.kind === 'slot' && target.lease === unsure.lease)) return;
-    let applied: number;
-    try {
-      applied = await options.slots!.lastWrite(unsure.lease);
-    } catch {
-      return; // still unreachable: ask again next time
-    }
-    const presumed = unsure.stores.at(-1)!.cumulative;
-    const truth = unsure.stores.filter((u) => u.write <= applied).at(-1)?.cumulative ?? unsure.before;
-    for (const [key, value] of presumed) {
-      const missing = value - (truth.get(key) ?? 0);
-      accounted.set(key, (accounted.get(key) ?? 0) - missing);
-      durable.set(key, (durable.get(key) ?? 0) - missing);
-      sinceDurable.add(key);
-      unstored.add(key);
-    }
-    unsure = undefined;
-  }
-
-  function changedFamilies(families: Map<string, Family>, values: Map<string, Series>): Family[] {
-    if (fullPushNeeded) return [...families.values()];
     const changed = new Set<string>();
-    for (const [key, s] of values) if (lastPushed.get(key) !== s.value) changed.add(s.family);
-    return [...families.values()].filter((f) => changed.has(f.name));
-  }
-
-  /** Whether this push may leave the gateway behind: only a slot's, whose values Redis holds. */
-  function mayDefer(record: 'stored' | 'unstored' | 'lost'): boolean {
-    const interval = options.pushIntervalMs ?? 0;
-    return record === 'stored' && target?.kind === 'slot' && !zerosNeeded && !fullPushNeeded && Date.now() - lastSentAt < interval;
+    for (const [key, s] of values) if (target.sent?.get(key) !== s.value) changed.add(s.family);
+    if (changed.size > 0) {
+      const body = render(
+        [...own.families.values()].filter((f) => changed.has(f.name)),
+        [...values.values()].filter((s) => changed.has(s.family)),
+      );
+      status.lastPushBytes = Buffer.byteLength(body);
+      await send(target.instance, body);
+    }
+    target.sent = new Map([...values].map(([key, s]) => [key, s.value]));
+    target.lastSentAt = now();
   }
 
   async function pushOnce(): Promise<'sent' | 'deferred'> {
     pushStarted = performance.now();
     deadline = undefined;
-    // Only what adds up is stored; gauges are read when a POST goes out, never between a store and its POST,
-    // so the gateway never shows a cumulative value that Redis does not hold.
-    const changed = await reader.read('cumulative');
-    await ensureTarget();
-    for (const key of changed) {
-      unstored.add(key);
-      sinceDurable.add(key);
-    }
-    if (unsure) await settle();
-    let record = await recordDurably();
-    if (record === 'lost') {
-      // Someone else holds our slot now: carry what we never recorded into a new slot (or an overflow group).
-      target = undefined;
-      await ensureTarget();
-      record = await recordDurably();
-      if (record === 'lost') {
-        overflow();
-        record = await recordDurably();
+    // Only what adds up goes to Redis; gauges are read when a POST goes out.
+    for (const key of await reader.read('cumulative')) ledgers.counted(ledger, key, own.series.get(key)!.value);
+    if (abandoned.length > 0) await settleAbandoned();
+    await claimSlot();
+    let stored = false;
+    if (slot) {
+      let outcome = await storeSlot(slot);
+      if (outcome === 'lost') {
+        // Someone else holds the slot now: what we never placed goes to a new slot, or to our own group.
+        leave(slot);
+        await settleAbandoned(); // off the slot: Redis can tell at once which of its unsure stores it applied
+        nextClaimAt = 0;
+        await claimSlot();
+        if (slot) outcome = await storeSlot(slot);
+        if (outcome === 'lost' && slot) leave(slot);
       }
+      stored = outcome === 'stored';
     }
-    if (mayDefer(record)) return 'deferred';
+    // Whatever no slot took (no Redis, no free slot, Redis refused the store) is sent to our own group now.
+    const given = ledgers.pendingKeys(ledger).length > 0 ? ownGroup() : undefined;
+    if (given) ledgers.assigned(ledger, given.account);
+    const interval = options.pushIntervalMs ?? 0;
+    const slotDue = slot !== undefined && stored && (slot.sent === undefined || now() - slot.lastSentAt >= interval);
+    const ownDue = fallback !== undefined && (given !== undefined || fallback.sent === undefined);
+    // Our own group's record may be only its gateway group: stored as soon as Redis takes it, POST or not.
+    if (fallback) await storeOwn(fallback);
+    if (!slotDue && !ownDue) return 'deferred';
     await reader.read('gauges');
-    const values = compose();
-    const current = target!;
-    if (zerosNeeded) {
-      // A series' first sample is invisible to increase(): the gateway sees every new series at 0 first.
-      const zeros = [...values.values()].map((s) => (cumulative(own, s) ? { ...s, value: 0 } : s));
-      await send(current.instance, render(own.families.values(), zeros));
-      zerosNeeded = false;
+    const failures: unknown[] = [];
+    // Gauges are one container's readings: they go with one group, the slot when we hold one.
+    for (const [target, due] of [[slot, slotDue], [fallback, ownDue]] as const) {
+      if (!target || !due) continue;
+      await post(target, target === (slot ?? fallback)).catch((err: unknown) => {
+        target.sent = undefined; // the gateway may have lost or reordered what we sent: resend it all
+        failures.push(err);
+      });
     }
-    const families = changedFamilies(own.families, values);
-    if (families.length > 0) {
-      const names = new Set(families.map((f) => f.name));
-      const body = render(families, [...values.values()].filter((s) => names.has(s.family)));
-      status.lastPushBytes = Buffer.byteLength(body);
-      await send(current.instance, body);
-    }
-    if (record === 'unstored' && current.kind === 'overflow') markDurable(); // the gateway is its only record
-    for (const [key, s] of values) lastPushed.set(key, s.value);
-    fullPushNeeded = false;
-    lastSentAt = Date.now();
+    status.instance = (slot ?? fallback)?.instance;
+    status.target = (slot ?? fallback)?.kind ?? 'none';
+    if (failures.length > 0) throw failures[0];
     return 'sent';
   }
 
-  return {
+  // Values in doubt (a store whose answer was lost) wait in this container until Redis says what it applied
+  // or the next store supersedes them. A container that is never invoked again would keep them for good, so
+  // they are tried again in the background. On Lambda the timer runs when the container next thaws; it never
+  // keeps a process alive.
+  let retry: NodeJS.Timeout | undefined;
+  function retryWhileInDoubt(): void {
+    if (retry || (abandoned.length === 0 && !slot?.account.unsure.length)) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void pusher.push();
+    }, RETRY_IN_DOUBT_MS);
+    retry.unref();
+  }
+
+  const pusher = {
     /** Awaited by every invocation; never throws. */
     async push(): Promise<void> {
       while (inFlight) await inFlight; // one push at a time per container
@@ -345,7 +356,6 @@ export function createPusher(options: PusherOptions) {
           status.lastPushError = undefined;
         })
         .catch((err: unknown) => {
-          fullPushNeeded = true; // the gateway may have lost or reordered what we sent: resend it all
           status.pushes++;
           status.lastPushAt = new Date().toISOString();
           status.failures++;
@@ -355,25 +365,22 @@ export function createPusher(options: PusherOptions) {
         })
         .finally(() => {
           inFlight = undefined;
+          retryWhileInDoubt();
         });
       await inFlight;
     },
-    status: (): PushStatus => ({ ...status }),
+    status: (): PushStatus => ({ ...status, target: (slot ?? fallback)?.kind ?? status.target }),
   };
+  return pusher;
 
   async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
     try {
-      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: signal() }), { job, function: fn, instance });
+      const body = await transport(new URL('/api/v1/metrics', options.gatewayUrl).href, { headers, signal: signal() });
+      return groupSeries(JSON.parse(body) as GatewayMetrics, { job, function: fn, instance });
     } catch {
       return undefined;
     }
   }
-}
-
-/** Whether the series adds up across slots (a counter's or histogram's), by its family's type. */
-function cumulative(own: Snapshot, s: Series): boolean {
-  const family = own.families.get(s.family);
-  return family !== undefined && isCumulative(family.type);
 }
 
 export type Pusher = ReturnType<typeof createPusher>;

@@ -1,82 +1,109 @@
-// Push slots leased in Redis. A slot is one Pushgateway group (instance="<function>-<n>"); only the holder
-// of its lease writes it, so every series on the gateway has a single writer. Beside the lease, Redis keeps
-// the slot's cumulative values, a hash field per series: the next holder continues from them, so a slot never
-// goes backwards. A store writes the series that changed, not the whole state (an invocation moves a few
-// dozen of a few hundred); a field holds an absolute value, so writing it again is harmless.
+// Push groups leased in Redis. A slot is one Pushgateway group (instance="<function>-<n>", n below the slot
+// count); an overflow group (instance="<function>-overflow-<random>") is a container's own fallback. Only the
+// holder of a group's lease writes it, so every series on the gateway has a single writer. Beside the lease,
+// Redis keeps the group's cumulative values, a hash field per series: the next holder of a slot continues from
+// them, so a slot never goes backwards, and the janitor can put any group back on a gateway that lost it.
 import { randomUUID } from 'node:crypto';
-import { parseSeriesKey, seriesKey } from './exposition.ts';
+import { parseSeriesKey, seriesKey, type Family } from './exposition.ts';
 import { connectRedis } from '../redis.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
 export interface Lease {
-  slot: number;
+  /** The group's id: a slot number ("3") or an overflow id ("overflow-1a2b3c4d"). */
+  id: string;
   token: string;
   /** Our own clock's view: past this, the lease may already be someone else's. */
   validUntil: number;
 }
 
 /**
- * A store that never reached Redis (no connection: ioredis refuses at once without an offline queue). Any
- * other failure of a store may have been applied with only its answer lost (a timeout, a connection closed
- * under it): the pusher then asks `lastWrite` once Redis answers again.
+ * A command that never reached Redis (no connection: ioredis refuses at once without an offline queue). Any
+ * other failure may have been applied with only its answer lost (a timeout, a connection closed under it).
  */
 export class NotSentError extends Error {}
 
 export interface SlotStore {
-  /** Takes a free slot below `max` (NX), or returns undefined when all are held. */
-  claim(fn: string, max: number, ttlMs: number): Promise<Lease | undefined>;
-  /** The values stored for a group (a slot number or an overflow id), or undefined if none were. */
+  /**
+   * Takes the lowest free slot below `max` (NX) for `token`, or returns undefined when all are held. Idempotent
+   * for a token: a claim whose answer was lost and that is tried again gets the slot the first one took.
+   * `waitMs`: how long a connection still being made may be waited for (a cold start's first command).
+   */
+  claim(fn: string, max: number, ttlMs: number, token: string, waitMs?: number): Promise<Lease | undefined>;
+  /** The values stored for a group, or undefined if none were. */
   load(fn: string, id: string): Promise<StoredSeries[] | undefined>;
   /**
-   * Renews the lease and stores the values about to be pushed (the series given; the others keep theirs),
-   * atomically, recording `write` (the lease's store number) as applied; false if the lease is lost. Throws
-   * NotSentError when it never reached Redis.
+   * Renews the lease and stores the values given (the other series keep theirs), atomically, recording `write`
+   * (a number that grows with every store of the container) as applied; false if the lease is someone else's.
+   * `retake`: a lapsed lease is taken again (NX): only for an overflow group, whose id nobody else uses, never
+   * for a slot, whose next holder may have stored newer values since. Throws NotSentError when it never reached Redis.
    */
-  renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number): Promise<boolean>;
-  /** The number of the last store of this lease that Redis applied (0: none it remembers). */
+  renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number, retake: boolean): Promise<boolean>;
+  /** The highest store number of this lease's token that Redis applied (0: none it remembers). */
   lastWrite(lease: Lease): Promise<number>;
-  /**
-   * Stores an overflow group's values (the series given; the others keep theirs). Its id is random and only
-   * its container pushes it, so it needs no lease; stored, the janitor can put it back on a gateway that lost it.
-   */
-  storeOverflow(fn: string, id: string, values: StoredSeries[]): Promise<void>;
+  /** Records the families' HELP and TYPE, so the janitor can write any group whatever its own code registers. */
+  saveFamilies(families: Iterable<Family>): Promise<void>;
+  families(): Promise<Map<string, Family>>;
   /** Every group with stored values, of every function. */
   storedGroups(): Promise<{ fn: string; id: string }[]>;
-  /** Briefly takes an unheld group for the janitor (same fencing as containers), then lets it go. */
-  withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined) => Promise<T>): Promise<T | undefined>;
+  /**
+   * Briefly takes an unheld group for the janitor (same fencing as containers), then lets it go; undefined if
+   * it is held. `save` stores values in it; `forget` drops its stored values.
+   */
+  withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined>;
   close(): void;
 }
 
+export interface IdleGroup {
+  save(values: StoredSeries[]): Promise<void>;
+  forget(): Promise<void>;
+}
+
 const leaseKey = (fn: string, id: string | number) => `metrics:lease:${fn}:${id}`;
-// A hash of "<family>|<series key>" -> value. (The earlier state, one JSON string under metrics:state:, is not
-// read any more and expires on its own.)
+// A hash of "<family>|<series key>" -> value.
 const STATE_PREFIX = 'metrics:series:';
 const stateKey = (fn: string, id: string | number) => `${STATE_PREFIX}${fn}:${id}`;
 const STATE_KEY = new RegExp(`^${STATE_PREFIX}(.+):([^:]+)$`);
 const writtenKey = (token: string) => `metrics:written:${token}`;
+// A hash of family name -> JSON [type, help], shared by every function (the gateway wants one HELP per family).
+const FAMILIES_KEY = 'metrics:families';
 // Long enough to settle a store whose answer was lost once Redis is back; a lease's marker is one small key.
 const WRITTEN_TTL_SECONDS = 3600;
 // Continuity outlives idle periods, but not forever: a slot unused for a week starts again from zero.
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 // Our clock and Redis's may drift, and a push is in flight while we decide: stop early.
 const CLOCK_MARGIN_MS = 1000;
+// The janitor's hold on an idle group: longer than one group's read and re-push.
+const JANITOR_LEASE_MS = 10_000;
 
 // HSET of the field/value pairs from ARGV[first] on, in chunks: Lua's unpack() has a stack limit.
 const hsetFrom = (key: string, first: number) => `
 for i = ${first}, #ARGV, 1000 do redis.call('HSET', ${key}, unpack(ARGV, i, math.min(i + 999, #ARGV))) end`;
 const RENEW_AND_STORE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ${hsetFrom('KEYS[2]', 6)}
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
-  return 1
-end
-return 0`;
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] and (holder or ARGV[6] ~= '1') then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+${hsetFrom('KEYS[2]', 7)}
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if tonumber(ARGV[4]) > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
+return 1`;
 const STORE = `
 ${hsetFrom('KEYS[1]', 2)}
 redis.call('EXPIRE', KEYS[1], ARGV[1])`;
+// The lowest free slot, in one round trip: the gateway then holds as many groups per function as ran at once.
+// A slot this token already holds comes first, so a claim tried again after a lost answer takes no second slot.
+const CLAIM = `
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]) return i - 1 end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i - 1 end
+end
+return -1`;
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 function fields(values: StoredSeries[]): string[] {
   const out: string[] = [];
   for (const [family, metricName, labels, value] of values) out.push(`${family}|${seriesKey(metricName, labels)}`, String(value));
@@ -89,16 +116,6 @@ function fromFields(hash: Record<string, string>): StoredSeries[] {
     return [field.slice(0, bar), metricName, labels, Number(value)];
   });
 }
-// The lowest free slot, in one round trip: the gateway then holds as many groups per function as it ever ran
-// at once, not one per slot that a random pick once hit.
-const CLAIM = `
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i - 1 end
-end
-return -1`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 export function createRedisSlotStore(url: string, commandTimeoutMs: number): SlotStore {
   const { redis, connected, release } = connectRedis(url, commandTimeoutMs);
@@ -108,34 +125,49 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
   redis.defineCommand('metricsClaim', { lua: CLAIM });
   const scripts = redis as unknown as Record<'metricsRenewAndStore' | 'metricsStore' | 'metricsClaim', (...args: string[]) => Promise<unknown>>;
   const validFrom = (started: number, ttlMs: number) => started + ttlMs - CLOCK_MARGIN_MS;
+  // ioredis refuses commands at once while it is not connected (no offline queue): such a command never ran.
+  const ensureSent = async (waitMs = 0) => {
+    await connected();
+    if (redis.status !== 'ready' && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          redis.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        redis.once('ready', done);
+      });
+    }
+    if (redis.status !== 'ready') throw new NotSentError(`redis is ${redis.status}`);
+  };
 
-  return {
-    async claim(fn, max, ttlMs) {
-      await connected();
-      const token = randomUUID();
+  const store: SlotStore = {
+    async claim(fn, max, ttlMs, token, waitMs) {
+      await ensureSent(waitMs);
       const started = Date.now();
       const keys = Array.from({ length: max }, (_, slot) => leaseKey(fn, slot));
       const slot = Number(await scripts.metricsClaim(String(max), ...keys, token, String(ttlMs)));
-      return slot < 0 ? undefined : { slot, token, validUntil: validFrom(started, ttlMs) };
+      return slot < 0 ? undefined : { id: String(slot), token, validUntil: validFrom(started, ttlMs) };
     },
     async load(fn, id) {
       await connected();
       const stored = fromFields(await redis.hgetall(stateKey(fn, id)));
       return stored.length === 0 ? undefined : stored;
     },
-    async renewAndStore(fn, lease, ttlMs, values, write) {
-      await connected();
+    async renewAndStore(fn, lease, ttlMs, values, write, retake) {
+      await ensureSent();
       const started = Date.now();
-      if (redis.status !== 'ready') throw new NotSentError(`redis is ${redis.status}`);
       const renewed = await scripts.metricsRenewAndStore(
-        leaseKey(fn, lease.slot),
-        stateKey(fn, lease.slot),
+        leaseKey(fn, lease.id),
+        stateKey(fn, lease.id),
         writtenKey(lease.token),
         lease.token,
         String(ttlMs),
         String(STATE_TTL_SECONDS),
         String(write),
         String(WRITTEN_TTL_SECONDS),
+        retake ? '1' : '0',
         ...fields(values),
       );
       if (renewed !== 1) return false;
@@ -143,12 +175,23 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       return true;
     },
     async lastWrite(lease) {
-      await connected();
+      await ensureSent();
       return Number((await redis.get(writtenKey(lease.token))) ?? 0);
     },
-    async storeOverflow(fn, id, values) {
+    async saveFamilies(families) {
+      await ensureSent();
+      const pairs = [...families].flatMap((f) => [f.name, JSON.stringify([f.type, f.help])]);
+      if (pairs.length > 0) await redis.hset(FAMILIES_KEY, ...pairs);
+    },
+    async families() {
       await connected();
-      await scripts.metricsStore(stateKey(fn, id), String(STATE_TTL_SECONDS), ...fields(values));
+      const hash = await redis.hgetall(FAMILIES_KEY);
+      return new Map(
+        Object.entries(hash).map(([name, json]) => {
+          const [type, help] = JSON.parse(json) as [Family['type'], string];
+          return [name, { name, type, help }];
+        }),
+      );
     },
     async storedGroups() {
       await connected();
@@ -167,9 +210,12 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
     async withIdleGroup(fn, id, work) {
       await connected();
       const token = randomUUID();
-      if ((await redis.set(leaseKey(fn, id), token, 'PX', 10_000, 'NX')) !== 'OK') return undefined;
+      if ((await redis.set(leaseKey(fn, id), token, 'PX', JANITOR_LEASE_MS, 'NX')) !== 'OK') return undefined;
       try {
-        return await work(await this.load(fn, id));
+        return await work(await store.load(fn, id), {
+          save: async (values) => void (await scripts.metricsStore(stateKey(fn, id), String(STATE_TTL_SECONDS), ...fields(values))),
+          forget: async () => void (await redis.del(stateKey(fn, id))),
+        });
       } finally {
         await redis.eval(RELEASE, 1, leaseKey(fn, id), token).catch(() => {});
       }
@@ -178,4 +224,5 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       release();
     },
   };
+  return store;
 }

@@ -83,7 +83,7 @@ const moved = (await reader.read('cumulative')).map((key) => reader.snapshot.ser
 const movedSeries = moved.map((s): [string, string, Record<string, string>, number] => [s.family, s.metricName, s.labels, s.value]);
 const slotStore = createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs);
 const { redis, release: releaseRedis } = connectRedis(config.cache.redisUrl!, config.cache.commandTimeoutMs);
-const lease = (await slotStore.claim('bench-breakdown', 1, 600_000))!;
+const lease = (await slotStore.claim('bench-breakdown', 1, 600_000, 'bench-breakdown'))!;
 let writes = 0;
 
 const TINY = '# TYPE bench_breakdown_total counter\nbench_breakdown_total 1\n';
@@ -101,8 +101,8 @@ const steps: Step[] = [
     render([...own.families.values()].filter((f) => changed.has(f.name)), [...own.series.values()].filter((x) => changed.has(x.family)))],
   [`render(all ${own.families.size} families) as text`, () => render(own.families.values(), own.series.values())],
   [`Redis renew-and-store of the ${movedSeries.length} series one request moved (slots.ts)`, () =>
-    slotStore.renewAndStore('bench-breakdown', lease, 600_000, movedSeries, ++writes)],
-  ['Redis renew-and-store of no series (the lease renewal alone)', () => slotStore.renewAndStore('bench-breakdown', lease, 600_000, [], ++writes)],
+    slotStore.renewAndStore('bench-breakdown', lease, 600_000, movedSeries, ++writes, false)],
+  ['Redis renew-and-store of no series (the lease renewal alone)', () => slotStore.renewAndStore('bench-breakdown', lease, 600_000, [], ++writes, false)],
   ['Redis GET through the same connection (the round trip alone; a cached product view makes one)', () => redis.get('bench-breakdown-nothing')],
   [`fetch POST to the gateway (${Buffer.byteLength(typicalBody)} B typical body)`, async () => {
     const response = await fetch(url, { method: 'POST', body: typicalBody, headers: { 'Content-Type': TEXT_FORMAT } });
