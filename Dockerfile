@@ -11,6 +11,9 @@ COPY package.json package-lock.json ./
 # tree is installed. Install scripts are skipped: esbuild runs from its platform package without its
 # postinstall, @parcel/watcher ships prebuilt binaries, and es5-ext's only prints a message.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+# Our own postinstall, skipped above: failed invocations answered as 5xx, not 200 (scripts/offline-patch.ts).
+COPY scripts/offline-patch.ts ./scripts/
+RUN node scripts/offline-patch.ts
 
 FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
@@ -21,7 +24,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json serverless.yml tsconfig.json ./
 COPY functions ./functions
 COPY lib ./lib
-COPY scripts/start.ts scripts/esbuild-plugins.cjs ./scripts/
+COPY scripts/start.ts scripts/esbuild-plugins.cjs scripts/offline-patch.ts ./scripts/
 # serverless.yml takes offline's listen address from HTTP_HOST: all interfaces, so nginx can reach it.
 ENV HTTP_HOST=0.0.0.0 HTTP_PORT=3000 LAMBDA_PORT=3002
 USER node

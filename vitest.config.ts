@@ -27,6 +27,16 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // `npm start` with no URLs, spawned by the test itself (no global setup: it needs none of the servers).
+        // After every other project, alone: its bursts from cold are measured against the Lambda timeout.
+        test: {
+          name: 'default-path',
+          include: ['test/default-path/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
+          testTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -30,7 +30,8 @@ const envSchema = z.object({
   DB_POOL_MAX: positiveInt(5),
   DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
   DB_CONNECT_TIMEOUT_MS: positiveInt(2000),
-  EMBEDDED_DB_DIR: z.string().default('.data/pglite'),
+  // Relative to the project; unset: .data/postgres, or as root one under the system temp dir (lib/db/embedded.ts).
+  EMBEDDED_DB_DIR: z.string().optional(),
   EMBEDDED_DB_PORT: positiveInt(54329),
   // Relative to the working directory: scripts and `serverless` commands run from the project root.
   MIGRATIONS_DIR: z.string().default('lib/db/migrations'),

@@ -1,5 +1,4 @@
 import { config } from '../config.ts';
-import { getSecretString } from '../aws/secrets.ts';
 
 // HS256 is only as strong as its key; RFC 7518 asks for at least the hash size (256 bits).
 const MIN_SECRET_BYTES = 32;
@@ -12,7 +11,8 @@ export async function getJwtSecret(): Promise<Uint8Array> {
   const { jwtSecret, jwtSecretId } = config.auth;
   let secret: string;
   if (jwtSecret) secret = jwtSecret;
-  else if (jwtSecretId) secret = await getSecretString(jwtSecretId);
+  // Loaded only for a secret in Secrets Manager: evaluating the SDK is a good part of every function's cold start.
+  else if (jwtSecretId) secret = await (await import('../aws/secrets.ts')).getSecretString(jwtSecretId);
   else throw new Error('JWT secret is not configured');
 
   const key = new TextEncoder().encode(secret);

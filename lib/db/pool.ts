@@ -1,9 +1,9 @@
 // One pg pool per container. Lambda reuses the container between invocations, so the pool (and its warm
 // connections) outlives a request; it is created on first use so that modules load without a database.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { config } from '../config.ts';
 import { log, describeError } from '../log.ts';
@@ -48,24 +48,15 @@ function ensureEmbeddedDatabase(): Promise<string> {
 }
 
 /**
- * Runs lib/db/embedded-server.ts in a child process tied to this one by IPC. An open PGlite keeps its
- * process alive, and a lone `serverless invoke local` must exit once it has answered: the child closes the
- * database and exits when this process goes away. Its path is resolved at run time so esbuild never bundles
- * PGlite (WASM files, never deployed); Node 24 runs the TypeScript source as it is.
+ * Starts the embedded database (lib/db/embedded.ts) for a lone `serverless invoke local`, which must exit once
+ * it has answered: the server stops once this process is gone and its clients have left. The module is loaded
+ * from the project at run time, so esbuild never bundles it (local runs only, never deployed); Node 24 runs the
+ * TypeScript source as it is.
  */
-async function startEmbeddedServerProcess(dataDir: string, port: number): Promise<void> {
+async function startEmbeddedServerProcess(dataDir: string | undefined, port: number): Promise<void> {
   const root = projectRoot();
-  const child = spawn(
-    process.execPath,
-    [path.join(root, 'lib', 'db', 'embedded-server.ts'), path.resolve(root, dataDir), String(port), path.resolve(root, config.database.migrationsDir)],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`embedded database exited with code ${code} before it was ready`)));
-  });
-  child.unref();
-  child.channel?.unref();
+  const embedded: typeof import('./embedded.ts') = await import(pathToFileURL(path.join(root, 'lib', 'db', 'embedded.ts')).href);
+  await embedded.startEmbeddedDatabase({ dataDir: embedded.embeddedDataDir(dataDir), port, migrationsDir: path.resolve(root, config.database.migrationsDir) });
 }
 
 /** `invoke local` runs in the build directory inside the project, so look upwards for the project. */

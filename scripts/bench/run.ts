@@ -11,7 +11,7 @@
 // 3. Bundle size and cold start (import, then first invocation) of getProduct with and without metrics.
 //
 // It prints the tables and rewrites the generated part of docs/benchmarks.md (--no-write leaves it alone).
-// DATABASE_URL, REDIS_URL and PUSHGATEWAY_URL are used when set; otherwise an embedded PGlite, a redis-server
+// DATABASE_URL, REDIS_URL and PUSHGATEWAY_URL are used when set; otherwise the embedded PostgreSQL, a redis-server
 // and a prometheus-pushgateway are started on free loopback ports and stopped at the end.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';

@@ -2,7 +2,9 @@
 // push slots) and a Pushgateway. Each one comes from the environment when set (DATABASE_URL, REDIS_URL,
 // PUSHGATEWAY_URL), else it is started here on a free port and stopped by stop().
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './no-metrics.ts';
 
@@ -98,17 +100,20 @@ export async function startServers(log: (line: string) => void): Promise<Servers
 
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
-      // PGlite in this (otherwise idle) process; the children only read from it once, on their first miss.
-      // lib/config.ts reads the environment once, at this import: quiet the seeding log, then put it back.
+      // A fresh cluster in a temp dir; the children only read from it once, on their first miss. The server's
+      // process takes its environment at spawn: quiet its seeding log, then put it back.
+      const { startEmbeddedDatabase } = await import('../../lib/db/embedded.ts');
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'shop-bench-pg-'));
+      stops.push(() => rm(dataDir, { recursive: true, force: true }));
       const logLevel = process.env.LOG_LEVEL;
       process.env.LOG_LEVEL = 'warn';
-      const { startEmbeddedDatabase } = await import('../../lib/db/embedded.ts');
-      if (logLevel === undefined) delete process.env.LOG_LEVEL;
-      else process.env.LOG_LEVEL = logLevel;
-      const embedded = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort(), migrationsDir: path.join(ROOT, 'lib', 'db', 'migrations') });
+      const embedded = await startEmbeddedDatabase({ dataDir, port: await freePort(), migrationsDir: path.join(ROOT, 'lib', 'db', 'migrations') }).finally(() => {
+        if (logLevel === undefined) delete process.env.LOG_LEVEL;
+        else process.env.LOG_LEVEL = logLevel;
+      });
       stops.push(() => embedded.stop());
       databaseUrl = embedded.url;
-      started.push('embedded PGlite (in memory)');
+      started.push('embedded PostgreSQL');
     }
     log(`database ${databaseUrl}, redis ${redisUrl}, gateway ${gatewayUrl}${started.length ? ` (started here: ${started.join(', ')})` : ''}`);
     return { databaseUrl, redisUrl, gatewayUrl, started, stop };

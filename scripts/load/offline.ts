@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { patchOffline } from '../offline-patch.ts';
 
 const READY_TIMEOUT_MS = 180_000;
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -66,6 +67,7 @@ function invocationCounter() {
 
 /** `env` is the whole environment of the process; HTTP_PORT and LAMBDA_PORT are set from `port`. */
 export async function startOffline(port: number, env: NodeJS.ProcessEnv, logFile: string): Promise<Offline> {
+  patchOffline();
   const started = performance.now();
   // `node serverless.js` rather than `npx serverless`: no npx process in the tree whose memory is sampled.
   const child = spawn(process.execPath, [SERVERLESS, 'offline', 'start'], {

@@ -1,7 +1,10 @@
 // The real servers for integration and e2e tests. DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL and
 // PROMETHEUS_URL, when set (.ci/run sets them all, and CI requires them), must answer or the run fails: a
-// missing server is a failure, never a skip. Unset, the database is the embedded PGlite (in memory, on a free
-// port), the cache is in-process, and the tests that need Redis, a gateway or Prometheus do not run.
+// missing server is a failure, never a skip. Unset, the database is the embedded PostgreSQL (a fresh cluster in
+// a temp dir, on a free port), the cache is in-process, and the tests that need Redis, a gateway or Prometheus do not run.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { TEST_ADMIN } from './test-env.ts';
 import { freePort } from './pushgateway-process.ts';
 
@@ -27,9 +30,13 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
     });
   } else {
     const { startEmbeddedDatabase } = await import('../../lib/db/embedded.ts');
-    const embedded = await startEmbeddedDatabase({ dataDir: 'memory://', port: await freePort() });
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'shop-test-pg-'));
+    const embedded = await startEmbeddedDatabase({ dataDir, port: await freePort() });
     process.env.DATABASE_URL = embedded.url;
-    stop = embedded.stop;
+    stop = async () => {
+      await embedded.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
   }
 
   if (process.env.REDIS_URL) {
