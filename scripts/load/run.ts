@@ -530,7 +530,7 @@ function report(run: Run): string {
     '',
     `Workload (scripts/load/mix.lua): 40 % catalogue pages (${'`GET /api/products`'} with a handful of queries), 40 % product views, 5 % logins of the ` +
       `phase's customers, 15 % orders of one product (a customer's token, an Idempotency-Key of its own). Every order changes stock, which drops ` +
-      `the cached product and all cached pages (DESIGN.md), so the hit ratios below are what this mix leaves. No order is sent in the last ` +
+      `the cached product and all cached pages (docs/design.md), so the hit ratios below are what this mix leaves. No order is sent in the last ` +
       `${ORDER_GRACE_SECONDS} s of a wrk run (their share goes to views; "orders sent" and "logins sent" below are shares of the whole run): wrk drops the ` +
       'requests in flight when its time is up, and serverless-offline answers every invocation within its 10 s timeout, so no order is ' +
       'created without wrk seeing its answer.',
