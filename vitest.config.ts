@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects, as in Powertools and prom-client: unit (no servers), integration (real Postgres and
-// Redis: the URLs from the environment, else the embedded defaults) and e2e (HTTP through serverless-offline).
+// Projects, as in Powertools and prom-client: unit (no servers), integration (real Postgres and Redis: the URLs
+// from the environment, else the embedded defaults) and e2e (HTTP through serverless-offline); then, one group at
+// a time, the exactness suite and the default path, which each start a serverless-offline of their own.
 export default defineConfig({
   test: {
     projects: [
@@ -13,6 +14,18 @@ export default defineConfig({
           globalSetup: ['test/support/servers.setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Its own servers and serverless-offline, which it breaks on purpose: after the others, alone, so that
+        // two serverless-offline instances never share the 2 cores.
+        test: {
+          name: 'exactness',
+          include: ['test/exactness/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
         },
       },
       {

@@ -115,7 +115,6 @@ export function createPusher(options: PusherOptions) {
   let claimToken = randomUUID();
   let nextClaimAt = 0;
   let familiesSaved = false;
-  let inFlight: Promise<void> | undefined;
   const status: PushStatus = {
     instance: undefined,
     target: 'none',
@@ -151,6 +150,17 @@ export function createPusher(options: PusherOptions) {
     return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0 };
   }
 
+  /** Runs a Redis command again while it fails slowly and the push has time; one that was never sent fails at once. */
+  async function whilePushTimeLasts<T>(command: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await command();
+      } catch (err) {
+        if (err instanceof NotSentError || timeLeft() <= 0) throw err;
+      }
+    }
+  }
+
   /** Takes the lowest free slot, continuing from its stored state (or the gateway's copy when Redis has none). */
   async function claimSlot(): Promise<void> {
     if (!options.slots || slot || now() < nextClaimAt) return;
@@ -158,24 +168,15 @@ export function createPusher(options: PusherOptions) {
     // A slow answer during a burst of cold starts is not "no free slot": tried again within the push's time,
     // with the same token, so a claim whose answer was lost takes no second slot.
     let lease: Lease | undefined;
-    for (;;) {
-      try {
-        lease = await options.slots.claim(fn, options.maxSlots, options.leaseTtlMs, claimToken, Math.max(0, timeLeft()));
-        break;
-      } catch (err) {
-        // Not connected within the push's time: Redis is down, not slow.
-        if (err instanceof NotSentError || timeLeft() <= 0) return;
-      }
-    }
-    if (!lease) return;
-    claimToken = randomUUID();
-    const instance = `${fn}-${lease.id}`;
     let stored: StoredSeries[] | undefined;
     try {
-      stored = (await options.slots.load(fn, lease.id)) ?? (await fromGateway(instance));
+      lease = await whilePushTimeLasts(() => options.slots!.claim(fn, options.maxSlots, options.leaseTtlMs, claimToken, Math.max(0, timeLeft())));
+      if (!lease) return;
+      stored = (await whilePushTimeLasts(() => options.slots!.load(fn, lease!.id))) ?? (await fromGateway(`${fn}-${lease.id}`));
     } catch {
-      return; // Redis stopped answering: the lease lapses, and we claim again later
+      return; // Redis is down or slower than the push may wait; a later claim with this token finds the same slot
     }
+    claimToken = randomUUID();
     const base = storedSeriesMap(stored ?? []);
     for (const [key, s] of base) baseSeries.set(key, s);
     slot = group('slot', lease.id, ledgers.newAccount(new Map([...base].map(([key, s]) => [key, s.value]))), lease, stored === undefined);
@@ -326,13 +327,15 @@ export function createPusher(options: PusherOptions) {
     return 'sent';
   }
 
-  // Values in doubt (a store whose answer was lost) wait in this container until Redis says what it applied
-  // or the next store supersedes them. A container that is never invoked again would keep them for good, so
-  // they are tried again in the background. On Lambda the timer runs when the container next thaws; it never
-  // keeps a process alive.
+  // Values in doubt wait in this container: a store whose answer was lost (until Redis says what it applied or
+  // the next store supersedes it), and our own group while neither its POST nor its store went through (the
+  // gateway or Redis down). A container that is never invoked again would keep them for good, so they are tried
+  // again in the background. On Lambda the timer runs when the container next thaws; it never keeps a process alive.
   let retry: NodeJS.Timeout | undefined;
+  const inDoubt = () =>
+    abandoned.length > 0 || (slot?.account.unsure.length ?? 0) > 0 || (fallback !== undefined && (fallback.sent === undefined || (fallback.lease !== undefined && fallback.account.dirty.size > 0)));
   function retryWhileInDoubt(): void {
-    if (retry || (abandoned.length === 0 && !slot?.account.unsure.length)) return;
+    if (retry || !inDoubt()) return;
     retry = setTimeout(() => {
       retry = undefined;
       void pusher.push();
@@ -340,34 +343,35 @@ export function createPusher(options: PusherOptions) {
     retry.unref();
   }
 
+  /** One push after the other: two at once would carry the same pending counts into two stores. */
+  let queue: Promise<void> = Promise.resolve();
+  async function pushSafely(): Promise<void> {
+    try {
+      if ((await pushOnce()) === 'deferred') {
+        status.deferred++;
+        return;
+      }
+      status.pushes++;
+      status.lastPushAt = new Date().toISOString();
+      status.lastPushOk = true;
+      status.lastPushError = undefined;
+    } catch (err) {
+      status.pushes++;
+      status.lastPushAt = new Date().toISOString();
+      status.failures++;
+      status.lastPushOk = false;
+      status.lastPushError = err instanceof Error ? err.message : String(err);
+      pushFailures.inc(labels);
+    } finally {
+      retryWhileInDoubt();
+    }
+  }
+
   const pusher = {
     /** Awaited by every invocation; never throws. */
-    async push(): Promise<void> {
-      while (inFlight) await inFlight; // one push at a time per container
-      inFlight = pushOnce()
-        .then((outcome) => {
-          if (outcome === 'deferred') {
-            status.deferred++;
-            return;
-          }
-          status.pushes++;
-          status.lastPushAt = new Date().toISOString();
-          status.lastPushOk = true;
-          status.lastPushError = undefined;
-        })
-        .catch((err: unknown) => {
-          status.pushes++;
-          status.lastPushAt = new Date().toISOString();
-          status.failures++;
-          status.lastPushOk = false;
-          status.lastPushError = err instanceof Error ? err.message : String(err);
-          pushFailures.inc(labels);
-        })
-        .finally(() => {
-          inFlight = undefined;
-          retryWhileInDoubt();
-        });
-      await inFlight;
+    push(): Promise<void> {
+      queue = queue.then(pushSafely);
+      return queue;
     },
     status: (): PushStatus => ({ ...status, target: (slot ?? fallback)?.kind ?? status.target }),
   };

@@ -75,6 +75,8 @@ const STATE_TTL_SECONDS = 7 * 24 * 3600;
 const CLOCK_MARGIN_MS = 1000;
 // The janitor's hold on an idle group: longer than one group's read and re-push.
 const JANITOR_LEASE_MS = 10_000;
+// How long the janitor waits for its connection: a scheduled run on a busy machine may take a while to connect.
+const JANITOR_CONNECT_WAIT_MS = 5000;
 
 // HSET of the field/value pairs from ARGV[first] on, in chunks: Lua's unpack() has a stack limit.
 const hsetFrom = (key: string, first: number) => `
@@ -184,7 +186,7 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       if (pairs.length > 0) await redis.hset(FAMILIES_KEY, ...pairs);
     },
     async families() {
-      await connected();
+      await ensureSent(JANITOR_CONNECT_WAIT_MS); // the janitor's first command
       const hash = await redis.hgetall(FAMILIES_KEY);
       return new Map(
         Object.entries(hash).map(([name, json]) => {
@@ -194,7 +196,7 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       );
     },
     async storedGroups() {
-      await connected();
+      await ensureSent(JANITOR_CONNECT_WAIT_MS);
       const found: { fn: string; id: string }[] = [];
       let cursor = '0';
       do {

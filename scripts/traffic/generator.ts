@@ -6,6 +6,10 @@
 // Every request is one step of a weighted mix, paced to `rps` over `concurrency` workers. The run starts
 // with one pass over every step, so a short run still hits every route. Each answer is checked against what
 // the step expects; anything else is reported as unexpected.
+//
+// The report also keeps what the client saw, as the shop's counters should count it (`answered`, `counted`):
+// the exactness suite compares them with what reached the Pushgateway.
+import { seriesKey } from '../../lib/metrics/exposition.ts';
 
 export interface Credentials {
   email: string;
@@ -24,6 +28,10 @@ export interface TrafficOptions {
   category?: string;
   /** Stops the run early; requests in flight are abandoned, not counted. */
   signal?: AbortSignal;
+  /** How long a request may take before the client gives up on it (default 10 s). */
+  requestTimeoutMs?: number;
+  /** Given the report as the run starts, to watch it fill (answers, requests in flight). */
+  onStart?: (report: TrafficReport) => void;
 }
 
 export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'error'] as const;
@@ -39,6 +47,12 @@ export interface Unexpected {
 export interface TrafficReport {
   /** Answers by route (`METHOD /template`, as serverless.yml declares it) and status class. */
   byRoute: Record<string, Record<StatusClass, number>>;
+  /** Answers by `METHOD /template status`, exactly. */
+  answered: Record<string, number>;
+  /** The business counters' increments the answers imply, by series key (`product_views_total{category="x"}`). */
+  counted: Record<string, number>;
+  /** Requests sent and not answered yet, by route. */
+  inFlight: Record<string, number>;
   /** How often each step ran. */
   steps: Record<string, number>;
   /** The first answers that were not what their step expects, and how many there were in all. */
@@ -99,11 +113,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One run's shared state: what the simulated people know of the shop. */
 class Run {
-  readonly report: TrafficReport = { byRoute: {}, steps: {}, unexpected: [], unexpectedCount: 0, createdOrderIds: [], elapsedMs: 0 };
+  readonly report: TrafficReport = { byRoute: {}, answered: {}, counted: {}, inFlight: {}, steps: {}, unexpected: [], unexpectedCount: 0, createdOrderIds: [], elapsedMs: 0 };
   readonly runId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   adminToken = '';
   products: Product[] = [];
   customers: Customer[] = [];
+  /** Products this run added, for the admin to delete again. */
+  added: number[] = [];
   orders = new Map<string, Order[]>();
   lastOrder: { token: string; key: string; body: unknown } | undefined;
   private counter = 0;
@@ -131,7 +147,9 @@ class Run {
     if (r.token) headers.authorization = `Bearer ${r.token}`;
     const body = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(this.o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+    const inFlight = this.report.inFlight;
+    inFlight[r.route] = (inFlight[r.route] ?? 0) + 1;
     let reply: Reply;
     try {
       const response = await fetch(new URL(r.path, this.o.baseUrl), {
@@ -143,12 +161,16 @@ class Run {
       const text = await response.text();
       reply = { status: response.status, headers: response.headers, body: parseJson(text) ?? text };
     } catch (err) {
+      inFlight[r.route]!--;
       if (this.o.signal?.aborted) return undefined;
       this.count(r.route, 'error');
       this.unexpected(step, r.route, 0, (err as Error).message);
       return undefined;
     }
     this.count(r.route, `${Math.floor(reply.status / 100)}xx` as StatusClass);
+    const answer = `${r.route} ${reply.status}`;
+    this.report.answered[answer] = (this.report.answered[answer] ?? 0) + 1;
+    inFlight[r.route]!--;
     // The nginx edge answers 429 RATE_LIMITED when traffic goes through it faster than its limit.
     const throttled = reply.status === 429 && reply.body?.error?.code === 'RATE_LIMITED';
     const expected = r.expect.includes(reply.status) && (r.code === undefined || reply.body?.error?.code === r.code);
@@ -159,6 +181,12 @@ class Run {
   private count(route: string, statusClass: StatusClass) {
     const counts = (this.report.byRoute[route] ??= { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, error: 0 });
     counts[statusClass]++;
+  }
+
+  /** The shop counts this on `metric` (a business counter), as the answer shows. */
+  expectCount(metric: string, labels: Record<string, string>, n = 1) {
+    const key = seriesKey(metric, labels);
+    this.report.counted[key] = (this.report.counted[key] ?? 0) + n;
   }
 
   unexpected(step: string, route: string, status: number, body: string) {
@@ -235,6 +263,7 @@ async function register(run: Run, name: string): Promise<Customer | undefined> {
     expect: [201],
   });
   if (!reply) return undefined;
+  run.expectCount('user_registrations_total', {});
   const customer = { email, password: PASSWORD, token: reply.body.token, failures: 0 };
   run.addCustomer(customer);
   return customer;
@@ -254,6 +283,7 @@ const move = (from: string[], to: string): Step => async (run, name) => {
     body: { status: to },
     expect: [200],
   });
+  if (reply) run.expectCount('order_status_transitions_total', { from: order.status, to });
   run.putOrder(reply ? { ...order, status: to } : order);
   return true;
 };
@@ -287,7 +317,10 @@ export const STEPS: Record<string, Step> = {
     if (!product) return false;
     // 404: deleted since we saw it.
     const reply = await run.send(name, { route: 'GET /api/products/{id}', path: `/api/products/${product.id}`, expect: [200, 404] });
-    if (reply?.status === 200) run.learn(reply.body);
+    if (reply?.status === 200) {
+      run.learn(reply.body);
+      run.expectCount('product_views_total', { category: reply.body.category });
+    }
     if (reply?.status === 404) run.forget(product.id);
     return true;
   },
@@ -299,14 +332,17 @@ export const STEPS: Record<string, Step> = {
     const who = pick(run.customers);
     if (!who) return false;
     const reply = await run.send(name, { route: 'POST /api/users/login', path: '/api/users/login', method: 'POST', body: { email: who.email, password: who.password }, expect: [200] });
-    if (reply) Object.assign(who, { token: reply.body.token, failures: 0 });
+    if (reply) {
+      Object.assign(who, { token: reply.body.token, failures: 0 });
+      run.expectCount('user_logins_total', { result: 'success' });
+    }
     return true;
   },
   async 'login-wrong-password'(run, name) {
     const who = pick(run.customers.filter((c) => c.failures < 2));
     if (!who) return false;
     who.failures++;
-    await run.send(name, {
+    const reply = await run.send(name, {
       route: 'POST /api/users/login',
       path: '/api/users/login',
       method: 'POST',
@@ -314,6 +350,7 @@ export const STEPS: Record<string, Step> = {
       expect: [401],
       code: 'INVALID_CREDENTIALS',
     });
+    if (reply) run.expectCount('user_logins_total', { result: 'failure' });
     return true;
   },
   async me(run, name) {
@@ -334,6 +371,8 @@ export const STEPS: Record<string, Step> = {
     // 409: another worker bought the last units first.
     const reply = await run.send(name, { route: 'POST /api/orders', path: '/api/orders', method: 'POST', token: who.token, headers: { 'idempotency-key': key }, body, expect: [201, 409] });
     if (reply?.status !== 201) return true;
+    run.expectCount('orders_created_total', { status: reply.body.status });
+    run.expectCount('revenue_total', { currency: reply.body.currency }, reply.body.totalCents);
     run.report.createdOrderIds.push(reply.body.id);
     run.putOrder({ id: reply.body.id, status: reply.body.status, token: who.token });
     run.lastOrder = { token: who.token, key, body };
@@ -392,6 +431,38 @@ export const STEPS: Record<string, Step> = {
     await run.send(name, { route: 'GET /healthz', path: '/healthz', expect: [200] });
     return true;
   },
+  async info(run, name) {
+    await run.send(name, { route: 'GET /info', path: '/info', expect: [200] });
+    return true;
+  },
+  async 'metrics-summary'(run, name) {
+    await run.send(name, { route: 'GET /healthz/metrics', path: '/healthz/metrics', expect: [200] });
+    return true;
+  },
+  // The admin adds a product now and then, and takes one of those out again.
+  async 'add-product'(run, name) {
+    const n = run.next();
+    const reply = await run.send(name, {
+      route: 'POST /api/products',
+      path: '/api/products',
+      method: 'POST',
+      token: run.adminToken,
+      body: { sku: `TRAFFIC-${run.runId.toUpperCase()}-${n}`, name: `Traffic item ${n}`, category: run.o.category ?? 'traffic', priceCents: 500 + n, stock: 50 },
+      expect: [201],
+    });
+    if (reply) {
+      run.learn(reply.body);
+      run.added.push(reply.body.id);
+    }
+    return true;
+  },
+  async 'remove-product'(run, name) {
+    const id = run.added.shift();
+    if (id === undefined) return false;
+    run.forget(id);
+    await run.send(name, { route: 'DELETE /api/products/{id}', path: `/api/products/${id}`, method: 'DELETE', token: run.adminToken, expect: [204] });
+    return true;
+  },
   'bad-json': bad(async () => ({ route: 'POST /api/users/login', path: '/api/users/login', method: 'POST', raw: '{"email": "someone@example.com", ' }), 400, 'MALFORMED_JSON'),
   'bad-unknown-field': bad(
     async (run) => ({
@@ -419,6 +490,7 @@ export const STEPS: Record<string, Step> = {
     const order = pick([...run.orders.values()].flat());
     return order && { route: 'PATCH /api/orders/{id}/status', path: `/api/orders/${order.id}/status`, method: 'PATCH', token: order.token, body: { status: 'delivered' } };
   }, 403, 'FORBIDDEN'),
+  'unknown-path': bad(async () => ({ route: 'ANY $default', path: '/api/nowhere' }), 404, 'NOT_FOUND'),
   'invalid-transition': bad(async (run) => {
     const order = pick([...(run.orders.get('delivered') ?? []), ...(run.orders.get('cancelled') ?? [])]);
     return order && { route: 'PATCH /api/orders/{id}/status', path: `/api/orders/${order.id}/status`, method: 'PATCH', token: run.adminToken, body: { status: 'paid' } };
@@ -426,13 +498,15 @@ export const STEPS: Record<string, Step> = {
 };
 
 /** Steps whose every request must get a 4xx. */
-export const BAD_INPUT_STEPS = ['login-wrong-password', 'out-of-stock', 'bad-json', 'bad-unknown-field', 'bad-product-id', 'unknown-product', 'bad-quantity', 'order-without-token', 'customer-moves-order', 'invalid-transition'];
+export const BAD_INPUT_STEPS = ['login-wrong-password', 'out-of-stock', 'bad-json', 'bad-unknown-field', 'bad-product-id', 'unknown-product', 'bad-quantity', 'order-without-token', 'customer-moves-order', 'invalid-transition', 'unknown-path'];
 
 /** Every route the mix hits, as serverless.yml declares them. */
 export const MIX_ROUTES = [
   'GET /api/products',
   'GET /api/products/{id}',
+  'POST /api/products',
   'PUT /api/products/{id}',
+  'DELETE /api/products/{id}',
   'POST /api/users/register',
   'POST /api/users/login',
   'GET /api/users/me',
@@ -441,18 +515,22 @@ export const MIX_ROUTES = [
   'GET /api/orders/{id}',
   'PATCH /api/orders/{id}/status',
   'GET /healthz',
+  'GET /healthz/metrics',
+  'GET /info',
+  'ANY $default',
 ];
 
 // The first pass, in an order where each step finds what it needs: two orders, so that one is cancelled
 // while the other goes all the way to delivered.
-const TOUR = ['browse', 'search', 'view', 'register', 'login', 'login-wrong-password', 'me', 'order', 'order-retry', 'order', 'my-orders', 'order-detail', 'pay', 'ship', 'deliver', 'cancel', 'restock', 'healthz', ...BAD_INPUT_STEPS];
+const TOUR = ['browse', 'search', 'view', 'register', 'login', 'login-wrong-password', 'me', 'order', 'order-retry', 'order', 'my-orders', 'order-detail', 'pay', 'ship', 'deliver', 'cancel', 'restock', 'add-product', 'remove-product', 'healthz', 'metrics-summary', 'info', ...BAD_INPUT_STEPS];
 
 // Relative frequencies after the first pass: mostly reading, some buying, a little admin work and mistakes.
 // Every stock change empties the cached lists, so orders stay rare enough for most reads to hit the cache
 // (monitoring/rules/alerts.yml: CacheHitRatioCollapse below 50%).
 const WEIGHTS: Record<string, number> = {
   browse: 25, search: 3, view: 40, register: 2, login: 3, 'login-wrong-password': 1, me: 2, order: 4, 'order-retry': 0.5,
-  'my-orders': 3, 'order-detail': 2, pay: 2.5, ship: 2, deliver: 1.6, cancel: 0.5, healthz: 1,
+  'my-orders': 3, 'order-detail': 2, pay: 2.5, ship: 2, deliver: 1.6, cancel: 0.5, healthz: 1, info: 0.5, 'metrics-summary': 0.3,
+  'add-product': 0.3, 'remove-product': 0.2, 'unknown-path': 0.3,
   'out-of-stock': 0.3, 'bad-json': 0.3, 'bad-unknown-field': 0.3, 'bad-product-id': 0.3, 'unknown-product': 0.3,
   'bad-quantity': 0.3, 'order-without-token': 0.3, 'customer-moves-order': 0.3, 'invalid-transition': 0.3,
 };
@@ -476,6 +554,7 @@ async function setUp(run: Run) {
   const login = await run.send('admin-login', { route: 'POST /api/users/login', path: '/api/users/login', method: 'POST', body: run.o.admin, expect: [200] });
   if (!login) throw new Error(`admin login as ${run.o.admin.email} failed: ${JSON.stringify(run.report.unexpected.at(-1) ?? 'interrupted')}`);
   run.adminToken = login.body.token;
+  run.expectCount('user_logins_total', { result: 'success' });
   for (let offset = 0; offset <= 10_000; offset += 100) {
     const page = await run.send('browse', { route: 'GET /api/products', path: productsPath({ category: run.o.category, limit: 100, offset }), expect: [200] });
     for (const item of page?.body.items ?? []) run.learn(item);
@@ -486,13 +565,17 @@ async function setUp(run: Run) {
 
 export async function runTraffic(o: TrafficOptions): Promise<TrafficReport> {
   const run = new Run(o);
+  o.onStart?.(run.report);
   const started = performance.now();
-  const deadline = Date.now() + o.durationMs;
   await setUp(run);
-  for (const name of TOUR) {
-    if (o.signal?.aborted) break;
-    await runStep(run, name);
-  }
+  const deadline = Date.now() + o.durationMs;
+  // The tour is a lane of its own beside the workers: every route is hit while the mix goes on, cold or not.
+  const tour = async () => {
+    for (const name of TOUR) {
+      if (o.signal?.aborted) break;
+      await runStep(run, name);
+    }
+  };
   const worker = async () => {
     while (Date.now() < deadline && !o.signal?.aborted) {
       let name = weightedStep(run);
@@ -500,7 +583,7 @@ export async function runTraffic(o: TrafficOptions): Promise<TrafficReport> {
       if (!(await runStep(run, name))) await runStep(run, (name = 'browse'));
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  await Promise.all([tour(), ...Array.from({ length: o.concurrency }, worker)]);
   run.report.elapsedMs = performance.now() - started;
   return run.report;
 }

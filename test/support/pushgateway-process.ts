@@ -44,6 +44,15 @@ export class PushgatewayProcess {
     throw new Error(`pushgateway did not start on ${this.port}:\n${this.log.join('\n')}`);
   }
 
+  /** Hangs it (SIGSTOP): connections are accepted by the kernel and wait, unanswered, until `resume`. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null) return;

@@ -67,7 +67,7 @@ export class PostgresProcess {
   }
 
   async start(): Promise<void> {
-    const options = `-c listen_addresses=127.0.0.1 -c port=${this.port} -c unix_socket_directories='' -c fsync=off -c max_connections=50`;
+    const options = `-c listen_addresses=127.0.0.1 -c port=${this.port} -c unix_socket_directories='' -c fsync=off -c max_connections=300`;
     await run(path.join(this.bin, 'pg_ctl'), ['start', '-D', this.dataDir, '-l', path.join(this.dir, 'postgres.log'), '-w', '-t', '30', '-o', options]);
   }
 
@@ -92,25 +92,41 @@ export class RedisProcess {
   readonly port: number;
   readonly url: string;
 
-  private constructor(dir: string, port: number) {
+  private readonly appendOnly: boolean;
+
+  private constructor(dir: string, port: number, appendOnly: boolean) {
+    this.appendOnly = appendOnly;
     this.dir = dir;
     this.port = port;
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  static async create(): Promise<RedisProcess> {
-    const server = new RedisProcess(mkdtempSync(path.join(os.tmpdir(), 'shop-fault-redis-')), await freePort());
+  /**
+   * `appendOnly`: every write is in the append-only file before Redis answers it (appendfsync always), so even
+   * a killed server comes back with everything it acknowledged, as the push slots' state needs
+   * (docs/design.md); otherwise a save point makes SIGTERM write a snapshot that the next start loads.
+   */
+  static async create(options: { appendOnly?: boolean } = {}): Promise<RedisProcess> {
+    const server = new RedisProcess(mkdtempSync(path.join(os.tmpdir(), 'shop-fault-redis-')), await freePort(), options.appendOnly ?? false);
     await server.start();
     return server;
   }
 
   async start(): Promise<void> {
-    // A save point (never reached in a test) makes SIGTERM write a snapshot, which the next start loads: the
-    // server comes back with its data, as a restarted Redis with persistence does.
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '3600 1', '--appendonly', 'no', '--dir', this.dir], {
+    const persistence = this.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''] : ['--save', '3600 1', '--appendonly', 'no'];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', ...persistence, '--dir', this.dir], {
       stdio: 'ignore',
     });
     await waitFor(() => isListening(this.port), `redis-server on ${this.port}`);
+  }
+
+  /** Killed outright (SIGKILL): no shutdown, no snapshot. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
   }
 
   async stop(): Promise<void> {

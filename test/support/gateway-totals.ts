@@ -1,0 +1,32 @@
+// What a Pushgateway holds, summed over its groups the way a dashboard sums over instances: per series of
+// our job, keeping the group's `function` label and dropping `instance` (the push slot).
+import { groupSeries, JOB, type GatewayMetrics } from '../../lib/metrics/gateway.ts';
+import { seriesKey } from '../../lib/metrics/exposition.ts';
+
+export interface GatewayTotals {
+  /** Sum per series key, `function` label included (e.g. `http_requests_total{function="x",method=...}`). */
+  sums: Map<string, number>;
+  /** Groups per function, by kind of instance: a slot (`<fn>-3`) or an overflow group. */
+  groups: Map<string, { slots: number; overflow: number }>;
+}
+
+export async function gatewayTotals(gatewayUrl: string): Promise<GatewayTotals> {
+  const response = await fetch(new URL('/api/v1/metrics', gatewayUrl));
+  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
+  const body = (await response.json()) as GatewayMetrics;
+  const sums = new Map<string, number>();
+  const groups = new Map<string, { slots: number; overflow: number }>();
+  for (const group of body.data) {
+    const { job, function: fn, instance } = group.labels;
+    if (job !== JOB || !fn || !instance) continue;
+    const kinds = groups.get(fn) ?? { slots: 0, overflow: 0 };
+    if (instance.startsWith(`${fn}-overflow-`)) kinds.overflow++;
+    else kinds.slots++;
+    groups.set(fn, kinds);
+    for (const [, metricName, labels, value] of groupSeries(body, group.labels) ?? []) {
+      const key = seriesKey(metricName, { ...labels, function: fn });
+      sums.set(key, (sums.get(key) ?? 0) + value);
+    }
+  }
+  return { sums, groups };
+}
