@@ -28,6 +28,8 @@ export interface Ledger {
   counted: Amounts;
   /** Counted and placed in some account: every share, plus each account's newest unsure store. */
   placed: Amounts;
+  /** Series that may have something pending: an invocation moves a few of a few hundred. */
+  moved: Set<string>;
 }
 
 const get = (m: Amounts, key: string) => m.get(key) ?? 0;
@@ -35,7 +37,7 @@ const add = (m: Amounts, key: string, n: number) => {
   if (n !== 0) m.set(key, get(m, key) + n);
 };
 
-export const newLedger = (): Ledger => ({ counted: new Map(), placed: new Map() });
+export const newLedger = (): Ledger => ({ counted: new Map(), placed: new Map(), moved: new Set() });
 
 export function newAccount(base: Amounts = new Map()): Account {
   return { base, share: new Map(), unsure: [], dirty: new Set(base.keys()) };
@@ -44,6 +46,7 @@ export function newAccount(base: Amounts = new Map()): Account {
 /** The registry moved a series to `value`: the increment is pending until an account takes it. */
 export function counted(ledger: Ledger, key: string, value: number): void {
   ledger.counted.set(key, value);
+  ledger.moved.add(key);
 }
 
 /** What is counted and placed nowhere yet. */
@@ -51,7 +54,10 @@ export const pending = (ledger: Ledger, key: string): number => get(ledger.count
 
 export function pendingKeys(ledger: Ledger): string[] {
   const keys: string[] = [];
-  for (const key of ledger.counted.keys()) if (pending(ledger, key) > 0) keys.push(key);
+  for (const key of ledger.moved) {
+    if (pending(ledger, key) > 0) keys.push(key);
+    else ledger.moved.delete(key);
+  }
   return keys;
 }
 
@@ -112,7 +118,10 @@ export function settled(ledger: Ledger, account: Account, appliedWrite: number):
   const newest = account.unsure.at(-1);
   if (!newest) return;
   const kept = account.unsure.filter((u) => u.write <= appliedWrite).at(-1)?.carried ?? new Map<string, number>();
-  for (const [key, n] of newest.carried) add(ledger.placed, key, get(kept, key) - n);
+  for (const [key, n] of newest.carried) {
+    add(ledger.placed, key, get(kept, key) - n);
+    ledger.moved.add(key);
+  }
   for (const [key, n] of kept) add(account.share, key, n);
   account.unsure = [];
 }
