@@ -26,17 +26,34 @@ export interface JanitorOptions {
   headers?: Record<string, string>;
   now?: () => number;
   transport?: Transport;
+  /** Deadline of each gateway request: a hung gateway must not hold the run past its schedule. */
+  requestTimeoutMs?: number;
 }
+
+// Groups handled at once: their Redis round trips and POSTs overlap, and a busy gateway is not flooded.
+const GROUPS_AT_ONCE = 8;
+// One run at a time: a run slower than the schedule (a busy machine, a slow gateway) is not joined by the next.
+// Longer than a run should ever take; a crashed run's lock lapses.
+export const RUN_LOCK_MS = 120_000;
 
 export interface JanitorReport {
   deleted: string[];
   healed: string[];
+  /** Why the run did nothing (another run held the janitor's lock). */
+  skipped?: string;
 }
 
 export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
+  if (!options.slots) return clean(options);
+  const report = await options.slots.exclusive('janitor', RUN_LOCK_MS, () => clean(options));
+  return report ?? { deleted: [], healed: [], skipped: 'another janitor run is in progress' };
+}
+
+async function clean(options: JanitorOptions): Promise<JanitorReport> {
   const job = options.job ?? JOB;
   const now = options.now ?? Date.now;
-  const transport = options.transport ?? gatewayRequest;
+  const timeoutMs = options.requestTimeoutMs ?? 5000;
+  const transport: Transport = (url, request) => (options.transport ?? gatewayRequest)(url, { ...request, signal: AbortSignal.timeout(timeoutMs) });
   const report: JanitorReport = { deleted: [], healed: [] };
   const body = JSON.parse(await transport(new URL('/api/v1/metrics', options.gatewayUrl).href, { headers: options.headers })) as GatewayMetrics;
   const families = new Map([...options.families, ...((await options.slots?.families()) ?? [])]);
@@ -56,8 +73,8 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
     return group !== undefined && now() / 1000 - group.pushedAt > options.staleAfterSeconds;
   };
 
-  for (const { fn, id } of (await options.slots?.storedGroups()) ?? []) {
-    if (!ours(fn)) continue;
+  const stored = ((await options.slots?.storedGroups()) ?? []).filter(({ fn }) => ours(fn));
+  await inBatches(stored, GROUPS_AT_ONCE, async ({ fn, id }) => {
     const instance = `${fn}-${id}`;
     const key = `${fn}/${instance}`;
     const gateway = groupSeries(body, { job, function: fn, instance }) ?? [];
@@ -91,7 +108,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
     if (outcome === 'healed') report.healed.push(instance);
     if (outcome === 'deleted') report.deleted.push(instance);
     if (outcome !== 'gone') onGateway.delete(key);
-  }
+  });
 
   // Groups with no state to keep them: solo groups, and those whose state expired.
   for (const [key, { fn, instance }] of onGateway) {
@@ -123,3 +140,11 @@ function familiesBehind(merged: Map<string, Series>, gateway: StoredSeries[], mi
   return behind;
 }
 
+/** Runs `work` over `items`, at most `limit` at once. */
+async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

@@ -51,6 +51,8 @@ export interface SlotStore {
    * it is held. `save` stores values in it; `forget` drops its stored values.
    */
   withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined>;
+  /** Runs `work` unless another holder has the lock `name` (held at most `ttlMs`); undefined if it had. */
+  exclusive<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined>;
   close(): void;
 }
 
@@ -220,6 +222,22 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
         });
       } finally {
         await redis.eval(RELEASE, 1, leaseKey(fn, id), token).catch(() => {});
+      }
+    },
+    async exclusive(name, ttlMs, work) {
+      await ensureSent(JANITOR_CONNECT_WAIT_MS);
+      const key = `metrics:lock:${name}`;
+      const token = randomUUID();
+      // A lost answer may hide a lock we took: then the key holds our token.
+      const taken = await redis.set(key, token, 'PX', ttlMs, 'NX').then(
+        (answer) => answer === 'OK',
+        async () => (await redis.get(key)) === token,
+      );
+      if (!taken) return undefined;
+      try {
+        return await work();
+      } finally {
+        await redis.eval(RELEASE, 1, key, token).catch(() => {});
       }
     },
     close() {

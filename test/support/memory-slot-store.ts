@@ -173,5 +173,24 @@ export class MemorySlotStore implements SlotStore {
     }
   }
 
+  async exclusive<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
+    const key = `lock:${name}`;
+    const token = randomUUID();
+    // As the Redis store does: a lost answer may hide a lock we took.
+    const taken = await this.command(() => {
+      if (this.holder(key) !== undefined) return false;
+      this.leases.set(key, { token, expiresAt: this.now() + ttlMs });
+      return true;
+    }).catch(() => this.command(() => this.holder(key) === token));
+    if (!taken) return undefined;
+    try {
+      return await work();
+    } finally {
+      await this.command(() => {
+        if (this.holder(key) === token) this.leases.delete(key);
+      }).catch(() => {});
+    }
+  }
+
   close(): void {}
 }
