@@ -18,7 +18,7 @@ const iterations = Number(process.argv[3]);
 const productId = process.argv[4]!;
 
 const { handler } = await import('../../functions/products/get.ts');
-const { httpEvent, lambdaContext } = await import('../../test/support/lambda.ts');
+const { httpEvent, lambdaContext } = await import('../support/lambda.ts');
 const { config } = await import('../../lib/config.ts');
 const { registry } = await import('../../lib/metrics/registry.ts');
 const { createPusher } = await import('../../lib/metrics/pusher.ts');
@@ -27,7 +27,7 @@ const { connectRedis } = await import('../../lib/redis.ts');
 const { snapshot, render } = await import('../../lib/metrics/exposition.ts');
 const { createSeriesReader } = await import('../../lib/metrics/series-reader.ts');
 const { gatewayRequest, groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
-const { watchGatewayPosts } = await import('../../test/support/gateway-posts.ts');
+const { watchGatewayPosts } = await import('../support/gateway-posts.ts');
 
 const gatewayUrl = process.env.BENCH_GATEWAY_URL!;
 const nocheckUrl = process.env.BENCH_NOCHECK_GATEWAY_URL;

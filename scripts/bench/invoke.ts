@@ -9,7 +9,7 @@
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { installNoMetricsHooks } from './no-metrics.ts';
-import { watchGatewayPosts } from '../../test/support/gateway-posts.ts';
+import { watchGatewayPosts } from '../support/gateway-posts.ts';
 import type { ChildResult, Variant } from './variants.ts';
 import type { Metric as PromMetric } from 'prom-client';
 
@@ -60,7 +60,7 @@ process.stdout.write = function (this: NodeJS.WriteStream, ...args: unknown[]) {
 
 // ---- the handler ------------------------------------------------------------------------------------------
 const { handler } = await import('../../functions/products/get.ts');
-const { httpEvent, lambdaContext } = await import('../../test/support/lambda.ts');
+const { httpEvent, lambdaContext } = await import('../support/lambda.ts');
 type Response = { statusCode: number; headers?: Record<string, string | number | boolean> };
 let invoke: (event: APIGatewayProxyEventV2, context: Context) => Promise<Response> = (event, context) => handler(event, context) as Promise<Response>;
 let naiveFailures = 0;

@@ -266,7 +266,7 @@ async function measure() {
     PUSHGATEWAY_URL: servers.gatewayUrl,
     NODE_OPTIONS: '--enable-source-maps', // as serverless.yml sets it
   };
-  const { httpEvent } = await import('../../test/support/lambda.ts');
+  const { httpEvent } = await import('../support/lambda.ts');
   const event = httpEvent('GET /api/products/{id}', { params: { id: String(productId) } });
   const colds = new Map<BuildKind, ColdStart[]>(BUILDS.map((k) => [k, []]));
   for (let i = 0; i < COLD; i++) {

@@ -10,7 +10,7 @@
 // measures for --duration seconds while the memory of the offline process tree is sampled.
 //
 // Servers: DATABASE_URL, REDIS_URL and PUSHGATEWAY_URL when all three are set (use throwaway ones: the run
-// raises the catalogue's stock and adds users and orders); otherwise scripts/test-servers.sh starts them on
+// raises the catalogue's stock and adds users and orders); otherwise scripts/servers/cli.ts starts them on
 // POSTGRES_PORT, REDIS_PORT, PUSHGATEWAY_PORT and PROMETHEUS_PORT (free ports when unset) and stops them at the
 // end. serverless-offline listens on --port (and --port + 2 for its Lambda API), nginx on --port + 8.
 //
@@ -23,8 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
-import { freePort } from '../../test/support/pushgateway-process.ts';
-import { gatewayGroups, type GatewayGroup } from '../../test/support/gateway.ts';
+import { portsFromEnv, start as startTestServers, stop as stopTestServers } from '../servers/cli.ts';
+import { freePort } from '../servers/process.ts';
+import { gatewayGroups, type GatewayGroup } from '../support/gateway.ts';
 import { nginxAvailable, startEdge } from './edge.ts';
 import { cpuSnapshot, sampleTreeMemory, startOffline, type Offline, type TreeMemory } from './offline.ts';
 import { PERF_NODE_OPTIONS, recordPerf } from './perf.ts';
@@ -118,31 +119,23 @@ async function servers(workDir: string): Promise<Servers> {
     return { databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, gatewayUrl: PUSHGATEWAY_URL, origin: 'from the environment', pids: {}, stop: async () => {} };
   }
   const dir = path.join(workDir, 'servers');
-  const script = path.join(ROOT, 'scripts', 'test-servers.sh');
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ['POSTGRES_PORT', 'REDIS_PORT', 'PUSHGATEWAY_PORT', 'PROMETHEUS_PORT']) env[name] ||= String(await freePort());
-  say(`starting PostgreSQL, Redis, Pushgateway and Prometheus (scripts/test-servers.sh) in ${dir}`);
-  const { stdout } = await promisify(execFile)('bash', [script, 'start', dir], { env, maxBuffer: 1 << 20 });
-  const exported = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-  // Where scripts/test-servers.sh keeps them (postgres: the postmaster's own file, pid on its first line).
-  const pidFiles: Record<string, string> = {
-    PostgreSQL: path.join(dir, 'pg', 'data', 'postmaster.pid'),
-    Redis: path.join(dir, 'redis', 'redis.pid'),
-    Pushgateway: path.join(dir, 'pushgateway', 'pushgateway.pid'),
-    Prometheus: path.join(dir, 'prometheus', 'prometheus.pid'),
-  };
-  const pids: Record<string, number> = {};
-  for (const [name, file] of Object.entries(pidFiles)) {
-    const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(pid)) pids[name] = pid;
-  }
+  const ports = portsFromEnv(env);
+  say(`starting PostgreSQL, Redis, Pushgateway and Prometheus (scripts/servers/cli.ts) in ${dir}`);
+  const started = await startTestServers(dir, ports, say);
+  // PostgreSQL's main process: the postmaster's own pid file (pg_ctl starts it), pid on its first line.
+  const postmaster = Number.parseInt(await readFile(path.join(dir, 'pg', 'data', 'postmaster.pid'), 'utf8').catch(() => ''), 10);
+  const names: Record<string, string> = { redis: 'Redis', pushgateway: 'Pushgateway', prometheus: 'Prometheus' };
+  const pids: Record<string, number> = Number.isInteger(postmaster) ? { PostgreSQL: postmaster } : {};
+  for (const [name, pid] of Object.entries(started.pids)) pids[names[name] ?? name] = pid;
   return {
     pids,
-    databaseUrl: exported.DATABASE_URL!,
-    redisUrl: exported.REDIS_URL!,
-    gatewayUrl: exported.PUSHGATEWAY_URL!,
-    origin: 'started by scripts/test-servers.sh',
-    stop: () => promisify(execFile)('bash', [script, 'stop', dir]).then(() => {}),
+    databaseUrl: started.env.DATABASE_URL,
+    redisUrl: started.env.REDIS_URL,
+    gatewayUrl: started.env.PUSHGATEWAY_URL,
+    origin: 'started by scripts/servers/cli.ts',
+    stop: () => stopTestServers(dir, ports, say),
   };
 }
 

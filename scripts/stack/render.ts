@@ -1,15 +1,11 @@
 // Loopback copies of the compose stack's configs (monitoring/prometheus.yml, monitoring/alertmanager.yml,
 // monitoring/nginx/nginx.conf) for the stack without Docker: every compose service name becomes 127.0.0.1 and
 // its local port, paths become absolute, so the binaries read the same rules and routes as the containers.
-//
-//   node scripts/stack/render.ts <out-dir>
-//
-// writes <out-dir>/prometheus.yml, alertmanager.yml and nginx.conf (nginx's pid and temp files under
-// <out-dir>/nginx). The local ports come from the environment variables in PORT_ENV, all required
-// (scripts/start-monitoring.sh sets them).
+// renderAll writes <out-dir>/prometheus.yml, alertmanager.yml and nginx.conf (nginx's pid and temp files under
+// <out-dir>/nginx) for scripts/stack/local.ts; portsFromEnv reads the local ports from the environment variables
+// in PORT_ENV.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 
 /** Compose service → its port inside compose (the monitoring contract). */
@@ -150,18 +146,4 @@ export function renderAll(outDir: string, ports: LocalPorts, monitoringDir = MON
   } as const;
   for (const [file, text] of Object.values(files)) writeFileSync(file, text);
   return { prometheus: files.prometheus[0], alertmanager: files.alertmanager[0], nginx: files.nginx[0] };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const outDir = process.argv[2];
-  if (!outDir || process.argv.length > 3) {
-    console.error('usage: node scripts/stack/render.ts <out-dir>   (ports from the environment: ' + Object.values(PORT_ENV).join(', ') + ')');
-    process.exit(2);
-  }
-  try {
-    for (const file of Object.values(renderAll(path.resolve(outDir), portsFromEnv()))) console.log(file);
-  } catch (err) {
-    console.error(`render: ${(err as Error).message}`);
-    process.exit(1);
-  }
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, call, createProductAs, registerCustomer, unique, type Reply } from '../support/http.ts';
-import { freePort } from '../support/pushgateway-process.ts';
+import { freePort } from '../../scripts/servers/process.ts';
 import { TEST_ADMIN } from '../support/test-env.ts';
 import { runWorkload } from '../support/workload.ts';
 

@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair, SignJWT, decodeJwt, decodeProtectedHeader, 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../lib/config.ts';
 import { adminToken, call, createProductAs, registerCustomer, unique, type Reply } from '../support/http.ts';
-import { gatewayGroups } from '../support/gateway.ts';
+import { gatewayGroups } from '../../scripts/support/gateway.ts';
 
 const ISSUER = 'serverless-shop';
 const AUDIENCE = 'serverless-shop-api';

@@ -2,7 +2,7 @@
 // gateway's consistency check never rejects one), and /healthz/metrics tells what the container did.
 import { describe, expect, it } from 'vitest';
 import { adminToken, call, registerCustomer } from '../support/http.ts';
-import { gatewayGroups } from '../support/gateway.ts';
+import { gatewayGroups } from '../../scripts/support/gateway.ts';
 
 const gatewayUrl = process.env.PUSHGATEWAY_URL;
 

@@ -14,8 +14,10 @@ import { startOffline, type Offline } from '../../scripts/load/offline.ts';
 import { runTraffic, type TrafficReport } from '../../scripts/traffic/generator.ts';
 import { parseSeriesKey, seriesKey } from '../../lib/metrics/exposition.ts';
 import { config } from '../../lib/config.ts';
-import { freePort, gatewayBinaryAvailable, PushgatewayProcess } from '../support/pushgateway-process.ts';
-import { PostgresProcess, postgresBin, RedisProcess, redisAvailable, requireBinaries } from '../support/server-process.ts';
+import { freePort, requireBinaries } from '../../scripts/servers/process.ts';
+import { gatewayBinaryAvailable, PushgatewayProcess } from '../../scripts/servers/pushgateway.ts';
+import { PostgresProcess, postgresBin } from '../../scripts/servers/postgres.ts';
+import { RedisProcess, redisAvailable } from '../../scripts/servers/redis.ts';
 import { gatewayTotals, type GatewayTotals } from '../support/gateway-totals.ts';
 
 const LEASE_TTL_MS = 3000;

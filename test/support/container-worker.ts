@@ -4,7 +4,7 @@
 // Driven by test/support/function-container.ts over the worker's message port.
 import { parentPort } from 'node:worker_threads';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { httpEvent, lambdaContext } from './lambda.ts';
+import { httpEvent, lambdaContext } from '../../scripts/support/lambda.ts';
 import { pushStatus } from '../../lib/metrics/container.ts';
 import { registry } from '../../lib/metrics/registry.ts';
 import { handler as metricsJanitor } from '../../functions/ops/metrics-janitor.ts';

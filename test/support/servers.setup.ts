@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TEST_ADMIN } from './test-env.ts';
-import { freePort } from './pushgateway-process.ts';
+import { freePort } from '../../scripts/servers/process.ts';
 
 export default async function setup(): Promise<(() => Promise<void>) | void> {
   // Each project runs its global setups in this one process: the first one to get here prepares everything.

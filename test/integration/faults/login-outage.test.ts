@@ -3,7 +3,8 @@
 // account's owner logs in as soon as the database is back, and wrong passwords are still counted after it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionContainer, sleep, type Reply } from '../../support/function-container.ts';
-import { PostgresProcess, postgresBin, requireBinaries } from '../../support/server-process.ts';
+import { PostgresProcess, postgresBin } from '../../../scripts/servers/postgres.ts';
+import { requireBinaries } from '../../../scripts/servers/process.ts';
 import { prepareDatabase } from '../../../lib/db/prepare.ts';
 import { unique } from '../../support/fixtures.ts';
 

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { countByStatus, faultUnderLoad, FunctionContainer, loadPlans, percentile } from '../../support/function-container.ts';
-import { PostgresProcess, postgresBin, requireBinaries } from '../../support/server-process.ts';
+import { PostgresProcess, postgresBin } from '../../../scripts/servers/postgres.ts';
+import { requireBinaries } from '../../../scripts/servers/process.ts';
 import { prepareDatabase } from '../../../lib/db/prepare.ts';
 
 const CONTAINERS = 3;

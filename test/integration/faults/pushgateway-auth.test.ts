@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionContainer, type Reply } from '../../support/function-container.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../support/pushgateway-process.ts';
-import { requireBinaries } from '../../support/server-process.ts';
-import { familyTotal } from '../../support/gateway.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../scripts/servers/pushgateway.ts';
+import { freePort, requireBinaries } from '../../../scripts/servers/process.ts';
+import { familyTotal } from '../../../scripts/support/gateway.ts';
 import { aProduct, unique } from '../../support/fixtures.ts';
 import { authHeaders, readGroups } from '../../../lib/metrics/gateway.ts';
 

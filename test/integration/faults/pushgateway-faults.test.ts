@@ -5,9 +5,11 @@
 // (lib/metrics/push-outage.test.ts covers the kill-and-restart case with simulated pushers.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countByStatus, faultUnderLoad, FunctionContainer, loadPlans, percentile, sleep, type LoadRecord } from '../../support/function-container.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../support/pushgateway-process.ts';
-import { RedisProcess, SilentServer, redisAvailable, requireBinaries } from '../../support/server-process.ts';
-import { familyTotal, gatewayGroups } from '../../support/gateway.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../scripts/servers/pushgateway.ts';
+import { freePort, requireBinaries } from '../../../scripts/servers/process.ts';
+import { RedisProcess, redisAvailable } from '../../../scripts/servers/redis.ts';
+import { SilentServer } from '../../../scripts/servers/silent.ts';
+import { familyTotal, gatewayGroups } from '../../../scripts/support/gateway.ts';
 import { aProduct, unique } from '../../support/fixtures.ts';
 
 const PUSH_TIMEOUT_MS = 200;

@@ -5,9 +5,10 @@
 // the janitor the gateway's totals are exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countByStatus, faultUnderLoad, FunctionContainer, loadPlans, percentile, sleep, type Reply } from '../../support/function-container.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../support/pushgateway-process.ts';
-import { RedisProcess, redisAvailable, requireBinaries } from '../../support/server-process.ts';
-import { familyTotal, gatewayGroups } from '../../support/gateway.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../scripts/servers/pushgateway.ts';
+import { freePort, requireBinaries } from '../../../scripts/servers/process.ts';
+import { RedisProcess, redisAvailable } from '../../../scripts/servers/redis.ts';
+import { familyTotal, gatewayGroups } from '../../../scripts/support/gateway.ts';
 import { aProduct, unique } from '../../support/fixtures.ts';
 
 const LEASE_TTL_MS = 2000; // valid by the holder's clock for 1 s after each renewal (slots.ts keeps a 1 s margin)

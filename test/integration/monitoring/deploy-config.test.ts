@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../lib/config.ts';
 import { COMPOSE_PORTS, MONITORING_DIR, renderNginx, type LocalPorts } from '../../../scripts/stack/render.ts';
-import { freePort } from '../../support/pushgateway-process.ts';
+import { freePort } from '../../../scripts/servers/process.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');

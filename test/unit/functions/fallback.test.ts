@@ -2,7 +2,7 @@
 // function itself answers is pinned here; test/e2e/security-headers.test.ts checks it over HTTP.
 import { describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/ops/fallback.ts';
-import { httpEvent, lambdaContext } from '../../support/lambda.ts';
+import { httpEvent, lambdaContext } from '../../../scripts/support/lambda.ts';
 
 const origin = { origin: 'https://shop.example' };
 

@@ -19,7 +19,7 @@ import { hashPassword } from '../../../../lib/auth/passwords.ts';
 import { db } from '../../../../lib/db/query.ts';
 import { closePool } from '../../../../lib/db/pool.ts';
 import { aProduct, unique } from '../../../support/fixtures.ts';
-import { httpEvent, lambdaContext } from '../../../support/lambda.ts';
+import { httpEvent, lambdaContext } from '../../../../scripts/support/lambda.ts';
 
 const sm = mockClient(SecretsManagerClient);
 afterAll(closePool);

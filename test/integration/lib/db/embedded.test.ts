@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../../../lib/db/embedded.ts';
-import { freePort } from '../../../support/pushgateway-process.ts';
+import { freePort } from '../../../../scripts/servers/process.ts';
 
 const dirs: string[] = [];
 const running: EmbeddedDatabase[] = [];

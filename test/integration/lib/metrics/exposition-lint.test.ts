@@ -13,7 +13,7 @@ import { observeQuery } from '../../../../lib/metrics/database.ts';
 import { observeCacheOperation } from '../../../../lib/metrics/cache.ts';
 import { countError } from '../../../../lib/metrics/errors.ts';
 import { eventMetrics } from '../../../../lib/metrics/events.ts';
-import { httpEvent, lambdaContext } from '../../../support/lambda.ts';
+import { httpEvent, lambdaContext } from '../../../../scripts/support/lambda.ts';
 
 const promtool = process.env.PROMTOOL ?? 'promtool';
 const available = spawnSync(promtool, ['--version']).status === 0;

@@ -2,9 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NaiveContainer, SimulatedContainer, type NaiveMode } from '../../../support/simulated-container.ts';
 import { runWorkload, type WorkloadResult } from '../../../support/workload.ts';
-import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
+import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.ts';
 import { unique } from '../../../support/fixtures.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../../scripts/servers/pushgateway.ts';
+import { freePort } from '../../../../scripts/servers/process.ts';
 import { runJanitor } from '../../../../lib/metrics/janitor.ts';
 import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
 import { snapshot } from '../../../../lib/metrics/exposition.ts';

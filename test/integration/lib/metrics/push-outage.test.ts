@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedContainer } from '../../../support/simulated-container.ts';
 import { runWorkload } from '../../../support/workload.ts';
-import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
+import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../../scripts/servers/pushgateway.ts';
+import { freePort } from '../../../../scripts/servers/process.ts';
 import { unique } from '../../../support/fixtures.ts';
 import { runJanitor } from '../../../../lib/metrics/janitor.ts';
 import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';

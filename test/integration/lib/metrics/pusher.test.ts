@@ -5,10 +5,11 @@ import { createPusher } from '../../../../lib/metrics/pusher.ts';
 import { runJanitor } from '../../../../lib/metrics/janitor.ts';
 import { snapshot } from '../../../../lib/metrics/exposition.ts';
 import { MemorySlotStore } from '../../../support/memory-slot-store.ts';
-import { familyTotal, gatewayGroups } from '../../../support/gateway.ts';
+import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.ts';
 import { unique } from '../../../support/fixtures.ts';
-import { watchGatewayPosts } from '../../../support/gateway-posts.ts';
-import { PushgatewayProcess, freePort, gatewayBinaryAvailable } from '../../../support/pushgateway-process.ts';
+import { watchGatewayPosts } from '../../../../scripts/support/gateway-posts.ts';
+import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../../scripts/servers/pushgateway.ts';
+import { freePort } from '../../../../scripts/servers/process.ts';
 
 let gatewayUrl: string | undefined;
 

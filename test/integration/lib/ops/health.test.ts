@@ -2,7 +2,7 @@
 // nothing listens: the database and the cache are each reached through their own ping().
 import { describe, expect, it } from 'vitest';
 import { FunctionContainer } from '../../../support/function-container.ts';
-import { freePort } from '../../../support/pushgateway-process.ts';
+import { freePort } from '../../../../scripts/servers/process.ts';
 
 const redisUrl = process.env.REDIS_URL;
 

@@ -20,7 +20,7 @@ import { db, transaction } from '../../../../lib/db/query.ts';
 import { closePool } from '../../../../lib/db/pool.ts';
 import { registry } from '../../../../lib/metrics/registry.ts';
 import { aCustomer, aProduct, unique } from '../../../support/fixtures.ts';
-import { httpEvent, lambdaContext } from '../../../support/lambda.ts';
+import { httpEvent, lambdaContext } from '../../../../scripts/support/lambda.ts';
 
 const eb = mockClient(EventBridgeClient);
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { registry } from '../../../../lib/metrics/registry.ts';
 import { OutOfStockError } from '../../../../lib/shop/errors.ts';
 import { ServiceUnavailableError } from '../../../../lib/errors.ts';
 import { issueToken } from '../../../../lib/auth/tokens.ts';
-import { httpEvent, lambdaContext } from '../../../support/lambda.ts';
+import { httpEvent, lambdaContext } from '../../../../scripts/support/lambda.ts';
 
 const requests = async (labels: Record<string, string>) =>
   (await registry.getSingleMetric('http_requests_total')!.get()).values.find((v) =>

@@ -1,4 +1,4 @@
-// Reading a Pushgateway the way the tests need: totals of a family over every group of one function.
+// Reading a Pushgateway the way the tests and the load run need: totals of a family over every group of one function.
 export interface GatewayGroup {
   labels: Record<string, string>;
   [family: string]: unknown;

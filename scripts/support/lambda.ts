@@ -1,4 +1,4 @@
-// Hand-made API Gateway v2 events and Lambda contexts for unit tests of handlers.
+// Hand-made API Gateway v2 events and Lambda contexts: for unit tests of handlers and for the bench, which invokes them in-process.
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
 export function httpEvent(
