@@ -30,7 +30,8 @@ export interface TrafficOptions {
   signal?: AbortSignal;
   /** How long a request may take before the client gives up on it (default 10 s). */
   requestTimeoutMs?: number;
-  /** Given the report as the run starts, to watch it fill (answers, requests in flight). */
+  /** Given the report once the run is set up (admin logged in, catalogue read), as the mix starts: to watch it
+   * fill (answers, requests in flight) and to time what goes on beside it. */
   onStart?: (report: TrafficReport) => void;
 }
 
@@ -560,14 +561,17 @@ async function setUp(run: Run) {
     for (const item of page?.body.items ?? []) run.learn(item);
     if (!page || offset + 100 >= page.body.total) break;
   }
-  if (run.products.length === 0) throw new Error(`no products${run.o.category ? ` in category ${run.o.category}` : ''} at ${run.o.baseUrl}`);
+  if (run.products.length === 0) {
+    const last = run.report.unexpected.at(-1);
+    throw new Error(`no products${run.o.category ? ` in category ${run.o.category}` : ''} at ${run.o.baseUrl}${last ? `: ${last.status} ${last.body}` : ''}`);
+  }
 }
 
 export async function runTraffic(o: TrafficOptions): Promise<TrafficReport> {
   const run = new Run(o);
-  o.onStart?.(run.report);
   const started = performance.now();
   await setUp(run);
+  o.onStart?.(run.report);
   const deadline = Date.now() + o.durationMs;
   // The tour is a lane of its own beside the workers: every route is hit while the mix goes on, cold or not.
   const tour = async () => {

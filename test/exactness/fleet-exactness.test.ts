@@ -191,7 +191,22 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
       }
     })();
     const started = Date.now();
-    const traffic = runTraffic({ baseUrl: offline.url, durationMs: options.durationMs, rps: options.rps, concurrency: CONCURRENCY, admin, requestTimeoutMs: 70_000, onStart: (r) => (live = r) });
+    let mixStarted!: () => void;
+    const mixing = new Promise<void>((resolve) => (mixStarted = resolve));
+    const traffic = runTraffic({
+      baseUrl: offline.url,
+      durationMs: options.durationMs,
+      rps: options.rps,
+      concurrency: CONCURRENCY,
+      admin,
+      requestTimeoutMs: 70_000,
+      onStart: (r) => {
+        live = r;
+        mixStarted();
+      },
+    });
+    // The fault's clock starts with the mix, not with the client's own set-up (a login, the catalogue).
+    await Promise.race([mixing, traffic]);
     await options.fault?.();
     const report = await traffic;
     sampling = false;
