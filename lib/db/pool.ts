@@ -1,7 +1,6 @@
 // One pg pool per container. Lambda reuses the container between invocations, so the pool (and its warm
 // connections) outlives a request; it is created on first use so that modules load without a database.
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -9,6 +8,7 @@ import { config } from '../config.ts';
 import { log, describeError } from '../log.ts';
 import { toDatabaseError } from './errors.ts';
 import { reportPool } from '../metrics/database.ts';
+import { isListening } from '../net.ts';
 
 // int8 (ids, counts, sums) as numbers: every value we store stays far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -70,17 +70,6 @@ function projectRoot(): string {
 export const embeddedDatabaseUrl = (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port` (also used by the fault tests' servers). */
-export function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function createPool(): Promise<pg.Pool> {
   const created = new pg.Pool({
     connectionString: await databaseUrl(),

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { isListening } from '../../lib/db/pool.ts';
+import { isListening } from '../../lib/net.ts';
 
 export { isListening };
 
