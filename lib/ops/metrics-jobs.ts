@@ -21,12 +21,16 @@ export async function withGateway<T>(job: string, run: (gatewayUrl: string) => P
   return { skipped: 'PUSHGATEWAY_URL is not set' };
 }
 
+// A scheduled job has time, and a gateway holding many groups answers slowly (it checks every write against all
+// of them, and its full read is large): within the jobs' timeout (serverless.yml), far beyond a request's deadline.
+const SCHEDULED_GATEWAY_TIMEOUT_MS = 15_000;
+
 export async function collectBusinessMetrics(gatewayUrl: string): Promise<{ figures: Awaited<ReturnType<typeof shopStats>> }> {
   const figures = await shopStats();
   await pushBusinessGauges({
     gatewayUrl,
     figures,
-    timeoutMs: Math.max(config.metrics.pushTimeoutMs, 2000), // a scheduled job has time; a request does not
+    timeoutMs: SCHEDULED_GATEWAY_TIMEOUT_MS,
     headers: authHeaders(config.metrics.pushgatewayAuth),
   });
   return { figures };
@@ -41,6 +45,7 @@ export async function cleanGateway(gatewayUrl: string): Promise<JanitorReport> {
       staleAfterSeconds: config.metrics.staleAfterSeconds,
       families: (await snapshot(registry)).families,
       headers: authHeaders(config.metrics.pushgatewayAuth),
+      requestTimeoutMs: SCHEDULED_GATEWAY_TIMEOUT_MS,
     });
   } finally {
     slots?.close();
