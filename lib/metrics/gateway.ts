@@ -88,7 +88,10 @@ export function groupSeries(body: GatewayMetrics, group: Record<string, string>)
 }
 
 
+/** How a request reaches the gateway: `gatewayRequest`, or a model of a gateway in tests. */
+export type Transport = (url: string, request: GatewayRequest) => Promise<string>;
+
 /** Every group the gateway holds, from its JSON API. */
-export async function readGroups(gatewayUrl: string, init: Omit<GatewayRequest, 'method' | 'body'> = {}): Promise<GatewayMetrics> {
-  return JSON.parse(await gatewayRequest(new URL('/api/v1/metrics', gatewayUrl), init)) as GatewayMetrics;
+export async function readGroups(gatewayUrl: string, init: Omit<GatewayRequest, 'method' | 'body'> = {}, transport: Transport = gatewayRequest): Promise<GatewayMetrics> {
+  return JSON.parse(await transport(new URL('/api/v1/metrics', gatewayUrl).href, init)) as GatewayMetrics;
 }

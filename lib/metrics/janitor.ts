@@ -10,9 +10,8 @@
 // Groups are written with every family's HELP and TYPE as containers recorded them in Redis, whatever this
 // function's own code registers.
 import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
-import type { SlotStore, StoredSeries } from './slots.ts';
-import { groupSeries, groupUrl, JOB, gatewayRequest, TEXT_FORMAT, type GatewayMetrics } from './gateway.ts';
-import type { Transport } from './pusher.ts';
+import type { SlotStore } from './slots.ts';
+import { groupSeries, groupUrl, JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
@@ -55,7 +54,7 @@ async function clean(options: JanitorOptions): Promise<JanitorReport> {
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const transport: Transport = (url, request) => (options.transport ?? gatewayRequest)(url, { ...request, signal: AbortSignal.timeout(timeoutMs) });
   const report: JanitorReport = { deleted: [], healed: [] };
-  const body = JSON.parse(await transport(new URL('/api/v1/metrics', options.gatewayUrl).href, { headers: options.headers })) as GatewayMetrics;
+  const body = await readGroups(options.gatewayUrl, { headers: options.headers }, transport);
   const families = new Map([...options.families, ...((await options.slots?.families()) ?? [])]);
   const ours = (fn: string | undefined) => fn !== undefined && (options.onlyFunction === undefined || fn === options.onlyFunction);
   const urlOf = (fn: string, instance: string) => groupUrl(options.gatewayUrl, fn, instance, job);
@@ -77,11 +76,11 @@ async function clean(options: JanitorOptions): Promise<JanitorReport> {
   await inBatches(stored, GROUPS_AT_ONCE, async ({ fn, id }) => {
     const instance = `${fn}-${id}`;
     const key = `${fn}/${instance}`;
-    const gateway = groupSeries(body, { job, function: fn, instance }) ?? [];
+    const gateway = storedSeriesMap(groupSeries(body, { job, function: fn, instance }) ?? []);
     // `held`: a holder POSTs its group itself, so only what the gateway lost entirely (a restart) is put back;
     // a lower value there is the holder's deferred POST, and the janitor writing an older state over a newer
     // POST would show Prometheus a counter going down.
-    const heal = async (stored: StoredSeries[], held: boolean) => {
+    const heal = async (stored: Map<string, Series>, held: boolean) => {
       const merged = higherOf(stored, gateway);
       const behind = familiesBehind(merged, gateway, held);
       if (behind.size === 0) return { merged, healed: false };
@@ -97,14 +96,14 @@ async function clean(options: JanitorOptions): Promise<JanitorReport> {
         await group.forget();
         return 'deleted' as const;
       }
-      const { merged, healed } = await heal(stored, false);
       const before = storedSeriesMap(stored);
+      const { merged, healed } = await heal(before, false);
       const raised = [...merged].filter(([k, s]) => before.get(k)?.value !== s.value).map(([, s]) => s);
       if (raised.length > 0) await group.save(raised.map((s) => [s.family, s.metricName, s.labels, s.value]));
       return healed ? ('healed' as const) : ('kept' as const);
     });
     // Held by a container: its state is the holder's to write, but the gateway may still be shown it.
-    const outcome = idle ?? (await options.slots!.load(fn, id).then(async (stored) => (stored && (await heal(stored, true)).healed ? 'healed' : 'kept')));
+    const outcome = idle ?? (await options.slots!.load(fn, id).then(async (stored) => (stored && (await heal(storedSeriesMap(stored), true)).healed ? 'healed' : 'kept')));
     if (outcome === 'healed') report.healed.push(instance);
     if (outcome === 'deleted') report.deleted.push(instance);
     if (outcome !== 'gone') onGateway.delete(key);
@@ -120,9 +119,9 @@ async function clean(options: JanitorOptions): Promise<JanitorReport> {
 }
 
 /** Series by series, the higher of the stored and the gateway's value. */
-function higherOf(stored: StoredSeries[], gateway: StoredSeries[]): Map<string, Series> {
-  const merged = storedSeriesMap(stored);
-  for (const [key, s] of storedSeriesMap(gateway)) {
+function higherOf(stored: Map<string, Series>, gateway: Map<string, Series>): Map<string, Series> {
+  const merged = new Map(stored);
+  for (const [key, s] of gateway) {
     const mine = merged.get(key);
     if (!mine || mine.value < s.value) merged.set(key, s);
   }
@@ -130,11 +129,10 @@ function higherOf(stored: StoredSeries[], gateway: StoredSeries[]): Map<string, 
 }
 
 /** Families with a series the gateway lacks, or (unless `missingOnly`) holds lower. */
-function familiesBehind(merged: Map<string, Series>, gateway: StoredSeries[], missingOnly: boolean): Set<string> {
-  const onGateway = storedSeriesMap(gateway);
+function familiesBehind(merged: Map<string, Series>, gateway: Map<string, Series>, missingOnly: boolean): Set<string> {
   const behind = new Set<string>();
   for (const [key, s] of merged) {
-    const there = onGateway.get(key);
+    const there = gateway.get(key);
     if (there === undefined ? s.value !== 0 || !missingOnly : !missingOnly && there.value !== s.value) behind.add(s.family);
   }
   return behind;

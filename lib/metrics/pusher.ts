@@ -16,12 +16,9 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, storedSeriesMap, type Series } from './exposition.ts';
 import { createSeriesReader } from './series-reader.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
-import { authHeaders, groupSeries, groupUrl, JOB, gatewayRequest, TEXT_FORMAT, type GatewayAuth, type GatewayMetrics, type GatewayRequest } from './gateway.ts';
+import { authHeaders, groupSeries, groupUrl, JOB, gatewayRequest, readGroups, TEXT_FORMAT, type GatewayAuth, type Transport } from './gateway.ts';
 import * as ledgers from './ledger.ts';
 import type { Account, Amounts } from './ledger.ts';
-
-/** How the pusher reaches the gateway (tests give it a model of one). */
-export type Transport = (url: string, request: GatewayRequest) => Promise<string>;
 
 export interface PusherOptions {
   registry: Registry;
@@ -115,9 +112,8 @@ export function createPusher(options: PusherOptions) {
   let claimToken = randomUUID();
   let nextClaimAt = 0;
   let familiesSaved = false;
-  const status: PushStatus = {
-    instance: undefined,
-    target: 'none',
+  // The group written to (instance, target) is read off `slot` and `fallback` when asked.
+  const status: Omit<PushStatus, 'instance' | 'target'> = {
     lastPushAt: undefined,
     lastPushOk: undefined,
     lastPushError: undefined,
@@ -321,8 +317,6 @@ export function createPusher(options: PusherOptions) {
         failures.push(err);
       });
     }
-    status.instance = (slot ?? fallback)?.instance;
-    status.target = (slot ?? fallback)?.kind ?? 'none';
     if (failures.length > 0) throw failures[0];
     return 'sent';
   }
@@ -373,14 +367,13 @@ export function createPusher(options: PusherOptions) {
       queue = queue.then(pushSafely);
       return queue;
     },
-    status: (): PushStatus => ({ ...status, target: (slot ?? fallback)?.kind ?? status.target }),
+    status: (): PushStatus => ({ ...status, instance: (slot ?? fallback)?.instance, target: (slot ?? fallback)?.kind ?? 'none' }),
   };
   return pusher;
 
   async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
     try {
-      const body = await transport(new URL('/api/v1/metrics', options.gatewayUrl).href, { headers, signal: signal() });
-      return groupSeries(JSON.parse(body) as GatewayMetrics, { job, function: fn, instance });
+      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: signal() }, transport), { job, function: fn, instance });
     } catch {
       return undefined;
     }

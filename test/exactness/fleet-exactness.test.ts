@@ -164,7 +164,7 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
    * Runs traffic while `fault` does its worst, sampling the gateway: no route ever holds more than was answered
    * plus what was in flight. Then waits, quiet, until the gateway holds exactly what was answered.
    */
-  async function phase(name: string, options: { durationMs: number; rps: number; concurrency?: number; fault?: () => Promise<void> }) {
+  async function phase(name: string, options: { durationMs?: number; rps?: number; concurrency?: number; fault?: Fault } = {}) {
     const admin = { email: config.seed.adminEmail!, password: config.seed.adminPassword! };
     let live: TrafficReport | undefined;
     const above: string[] = [];
@@ -206,8 +206,8 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
     const mixing = new Promise<void>((resolve) => (mixStarted = resolve));
     const traffic = runTraffic({
       baseUrl: offline.url,
-      durationMs: options.durationMs,
-      rps: options.rps,
+      durationMs: options.durationMs ?? 10_000,
+      rps: options.rps ?? 60,
       concurrency: options.concurrency ?? FAULT_CONCURRENCY,
       admin,
       requestTimeoutMs: 70_000,
@@ -218,7 +218,12 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
     });
     // The fault's clock starts with the mix, not with the client's own set-up (a login, the catalogue).
     await Promise.race([mixing, traffic]);
-    await options.fault?.();
+    if (options.fault) {
+      await sleep(2000);
+      await options.fault.inject();
+      await sleep(options.fault.downMs);
+      await options.fault.repair();
+    }
     const report = await traffic;
     sampling = false;
     await sampler;
@@ -265,48 +270,28 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
   it('is exact again after the gateway restarts empty', async () => {
     await gateway.stop();
     await gateway.start();
-    await phase('gateway restarted empty', { durationMs: 4000, rps: 60 });
+    await phase('gateway restarted empty', { durationMs: 4000 });
   });
 
   it('never counts above what was answered while the gateway hangs past the push deadline, and is exact after', async () => {
-    await phase('gateway hung', {
-      durationMs: 10_000,
-      rps: 60,
-      fault: async () => {
-        await sleep(2000);
-        gateway.pause();
-        await sleep(4000);
-        gateway.resume();
-      },
-    });
+    await phase('gateway hung', { fault: { inject: () => gateway.pause(), downMs: 4000, repair: () => gateway.resume() } });
   });
 
   it('never counts above what was answered while Redis is killed and restarted, and is exact after', async () => {
-    await phase('Redis killed and restarted', {
-      durationMs: 10_000,
-      rps: 60,
-      fault: async () => {
-        await sleep(2000);
-        await redis.kill();
-        await sleep(3000);
-        await redis.start();
-      },
-    });
+    await phase('Redis killed and restarted', { fault: { inject: () => redis.kill(), downMs: 3000, repair: () => redis.start() } });
   });
 
   it('never counts above what was answered while Postgres stops and starts, and is exact after', async () => {
-    await phase('Postgres stopped and started', {
-      durationMs: 10_000,
-      rps: 60,
-      fault: async () => {
-        await sleep(2000);
-        await postgres.stop();
-        await sleep(4000);
-        await postgres.start();
-      },
-    });
+    await phase('Postgres stopped and started', { fault: { inject: () => postgres.stop(), downMs: 4000, repair: () => postgres.start() } });
   });
 });
+
+/** Two seconds into a phase's traffic something breaks, and `downMs` later it is repaired. */
+interface Fault {
+  inject: () => unknown;
+  downMs: number;
+  repair: () => unknown;
+}
 
 /** The route whose every answer a business counter counts once (revenue_total counts amounts: left out). */
 const COUNTED_BY: Record<string, string> = {

@@ -1,6 +1,6 @@
 // What a Pushgateway holds, summed over its groups the way a dashboard sums over instances: per series of
 // our job, keeping the group's `function` label and dropping `instance` (the push slot).
-import { groupSeries, JOB, type GatewayMetrics } from '../../lib/metrics/gateway.ts';
+import { groupSeries, JOB, readGroups } from '../../lib/metrics/gateway.ts';
 import { seriesKey } from '../../lib/metrics/exposition.ts';
 
 export interface GatewayTotals {
@@ -11,9 +11,7 @@ export interface GatewayTotals {
 }
 
 export async function gatewayTotals(gatewayUrl: string): Promise<GatewayTotals> {
-  const response = await fetch(new URL('/api/v1/metrics', gatewayUrl));
-  if (!response.ok) throw new Error(`gateway answered ${response.status}`);
-  const body = (await response.json()) as GatewayMetrics;
+  const body = await readGroups(gatewayUrl);
   const sums = new Map<string, number>();
   const groups = new Map<string, { slots: number; overflow: number }>();
   for (const group of body.data) {
