@@ -6,7 +6,7 @@
 // start time we recorded, so a stale pid file never kills a stranger that reused the pid. (Not the command name:
 // node renames its main thread "MainThread", and /proc/<pid>/comm is cut to 15 characters.)
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { isListening } from '../../lib/net.ts';
@@ -58,7 +58,9 @@ export function requireBinaries(available: boolean, what: string): boolean {
 }
 
 /** Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat, counted after the command name,
- * which may hold spaces), or undefined when it is gone or a zombie. */
+ * which may hold spaces), or undefined when it is gone or a zombie. A multi-threaded server (the Go ones) shows
+ * its main thread as a zombie while its other threads are still exiting and its sockets still open: it is gone
+ * only once they have, or a port it held would still be taken. */
 function startTime(pid: number): string | undefined {
   let stat: string;
   try {
@@ -67,7 +69,16 @@ function startTime(pid: number): string | undefined {
     return undefined;
   }
   const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-  return fields[0] === 'Z' ? undefined : fields[19];
+  if (fields[0] !== 'Z') return fields[19];
+  return threadsLeft(pid) > 1 ? fields[19] : undefined;
+}
+
+function threadsLeft(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
 }
 
 export interface Launch {
