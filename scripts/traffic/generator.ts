@@ -121,6 +121,7 @@ class Run {
   customers: Customer[] = [];
   /** Products this run added, for the admin to delete again. */
   added: number[] = [];
+  readonly addedSkuPrefix = `TRAFFIC-${this.runId.toUpperCase()}-`;
   orders = new Map<string, Order[]>();
   lastOrder: { token: string; key: string; body: unknown } | undefined;
   private counter = 0;
@@ -200,7 +201,8 @@ class Run {
   /** Keeps what a product answer says (its stock in particular). */
   learn(item: any) {
     const product: Product = { id: item.id, category: item.category, stock: item.stock, currency: item.currency };
-    if (!this.inScope(product)) return;
+    // The admin's own additions are never viewed or ordered: one may be deleted between a pick and its request.
+    if (!this.inScope(product) || String(item.sku).startsWith(this.addedSkuPrefix)) return;
     const known = this.products.findIndex((p) => p.id === product.id);
     if (known >= 0) this.products[known] = product;
     else this.products.push(product);
@@ -448,19 +450,15 @@ export const STEPS: Record<string, Step> = {
       path: '/api/products',
       method: 'POST',
       token: run.adminToken,
-      body: { sku: `TRAFFIC-${run.runId.toUpperCase()}-${n}`, name: `Traffic item ${n}`, category: run.o.category ?? 'traffic', priceCents: 500 + n, stock: 50 },
+      body: { sku: `${run.addedSkuPrefix}${n}`, name: `Traffic item ${n}`, category: run.o.category ?? 'traffic', priceCents: 500 + n, stock: 50 },
       expect: [201],
     });
-    if (reply) {
-      run.learn(reply.body);
-      run.added.push(reply.body.id);
-    }
+    if (reply) run.added.push(reply.body.id);
     return true;
   },
   async 'remove-product'(run, name) {
     const id = run.added.shift();
     if (id === undefined) return false;
-    run.forget(id);
     await run.send(name, { route: 'DELETE /api/products/{id}', path: `/api/products/${id}`, method: 'DELETE', token: run.adminToken, expect: [204] });
     return true;
   },
