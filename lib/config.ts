@@ -68,6 +68,10 @@ const envSchema = z.object({
   METRICS_PUSH_INTERVAL_MS: wholeNumber(5000, { allowZero: true }),
   // Groups not pushed for this long, whose lease is gone, are deleted by the janitor.
   METRICS_STALE_AFTER_SECONDS: positiveInt(900),
+  // Answer first, store the metrics after the response, before Lambda freezes the sandbox (an internal
+  // extension holds the freeze; docs/design.md, "After the response"). Only where Lambda's Runtime API is.
+  METRICS_AFTER_RESPONSE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  AWS_LAMBDA_RUNTIME_API: z.string().optional(),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -135,6 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       leaseTtlMs: e.METRICS_LEASE_TTL_MS,
       pushIntervalMs: e.METRICS_PUSH_INTERVAL_MS,
       staleAfterSeconds: e.METRICS_STALE_AFTER_SECONDS,
+      afterResponse: e.METRICS_AFTER_RESPONSE,
+      runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
     }),
   });
 }

@@ -2,14 +2,15 @@
 import { relayOutbox } from '../../lib/shop/outbox.ts';
 import { pushMetrics } from '../../lib/metrics/container.ts';
 import { log } from '../../lib/log.ts';
+import type { Context } from 'aws-lambda';
 
-export const handler = async () => {
+export const handler = async (_event: unknown, context: Context) => {
   try {
     const report = await relayOutbox();
     log.info('outbox relayed', { ...report });
     return report;
   } finally {
     // Not an api() route, so no hook pushes for it: its delivery counts and backlog gauges go from here.
-    await pushMetrics();
+    await pushMetrics(context.awsRequestId);
   }
 };

@@ -52,7 +52,7 @@ export function parseRoute(route: string): RouteLabels {
   return { method, route: path };
 }
 
-export function metricsHooks(route: string, functionName: string, push: () => Promise<void>) {
+export function metricsHooks(route: string, functionName: string, push: (requestId: string) => Promise<void>) {
   const labels = parseRoute(route);
   // Every status a route answers exists at 0 before it first happens: error ratios divide by these series,
   // and increase() cannot see a series' first sample, so a series born at 1 would lose that request.
@@ -77,7 +77,7 @@ export function metricsHooks(route: string, functionName: string, push: () => Pr
         coldStarts.inc({ function: functionName });
         coldStart = false;
       }
-      await push();
+      await push(request.context.awsRequestId);
     },
   };
 }

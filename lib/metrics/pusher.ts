@@ -277,7 +277,7 @@ export function createPusher(options: PusherOptions) {
     target.lastSentAt = now();
   }
 
-  async function pushOnce(): Promise<'sent' | 'deferred'> {
+  async function pushOnce(final: boolean): Promise<'sent' | 'deferred'> {
     pushStarted = performance.now();
     deadline = undefined;
     // Only what adds up goes to Redis; gauges are read when a POST goes out.
@@ -302,7 +302,7 @@ export function createPusher(options: PusherOptions) {
     const given = ledgers.pendingKeys(ledger).length > 0 ? ownGroup() : undefined;
     if (given) ledgers.assigned(ledger, given.account);
     const interval = options.pushIntervalMs ?? 0;
-    const slotDue = slot !== undefined && stored && (slot.sent === undefined || now() - slot.lastSentAt >= interval);
+    const slotDue = slot !== undefined && stored && (final || slot.sent === undefined || now() - slot.lastSentAt >= interval);
     const ownDue = fallback !== undefined && (given !== undefined || fallback.sent === undefined);
     // Our own group's record may be only its gateway group: stored as soon as Redis takes it, POST or not.
     if (fallback) await storeOwn(fallback);
@@ -339,9 +339,9 @@ export function createPusher(options: PusherOptions) {
 
   /** One push after the other: two at once would carry the same pending counts into two stores. */
   let queue: Promise<void> = Promise.resolve();
-  async function pushSafely(): Promise<void> {
+  async function pushSafely(final = false): Promise<void> {
     try {
-      if ((await pushOnce()) === 'deferred') {
+      if ((await pushOnce(final)) === 'deferred') {
         status.deferred++;
         return;
       }
@@ -364,8 +364,21 @@ export function createPusher(options: PusherOptions) {
   const pusher = {
     /** Awaited by every invocation; never throws. */
     push(): Promise<void> {
-      queue = queue.then(pushSafely);
+      queue = queue.then(() => pushSafely());
       return queue;
+    },
+    /**
+     * For the container's shutdown (Lambda's SIGTERM): a last push whose POST goes out whatever the interval,
+     * then the slot is given up, so the next container takes it at once. A slot with a store in doubt is kept:
+     * its lease runs out, and the janitor brings its group up to what Redis holds.
+     */
+    async shutdown(): Promise<void> {
+      queue = queue.then(() => pushSafely(true));
+      await queue;
+      const held = slot;
+      if (!held || held.account.unsure.length > 0 || held.account.dirty.size > 0) return;
+      slot = undefined;
+      await options.slots!.release(fn, held.lease!).catch(() => {});
     },
     status: (): PushStatus => ({ ...status, instance: (slot ?? fallback)?.instance, target: (slot ?? fallback)?.kind ?? 'none' }),
   };

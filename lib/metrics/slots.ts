@@ -41,6 +41,8 @@ export interface SlotStore {
   renewAndStore(fn: string, lease: Lease, ttlMs: number, values: StoredSeries[], write: number, retake: boolean): Promise<boolean>;
   /** The highest store number of this lease's token that Redis applied (0: none it remembers). */
   lastWrite(lease: Lease): Promise<number>;
+  /** Gives the lease up (if still ours), so the next container takes the slot at once, not after its TTL. */
+  release(fn: string, lease: Lease): Promise<void>;
   /** Records the families' HELP and TYPE, so the janitor can write any group whatever its own code registers. */
   saveFamilies(families: Iterable<Family>): Promise<void>;
   families(): Promise<Map<string, Family>>;
@@ -181,6 +183,10 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
     async lastWrite(lease) {
       await ensureSent();
       return Number((await redis.get(writtenKey(lease.token))) ?? 0);
+    },
+    async release(fn, lease) {
+      await ensureSent();
+      await redis.eval(RELEASE, 1, leaseKey(fn, lease.id), lease.token);
     },
     async saveFamilies(families) {
       await ensureSent();

@@ -9,7 +9,7 @@ import { createRedisSlotStore } from '../metrics/slots.ts';
 import { authHeaders } from '../metrics/gateway.ts';
 import { registry } from '../metrics/registry.ts';
 import { snapshot } from '../metrics/exposition.ts';
-import '../metrics/container.ts';
+import '../metrics/families.ts';
 
 /**
  * Runs a scheduled job that needs the gateway. Without PUSHGATEWAY_URL metrics are recorded but not pushed

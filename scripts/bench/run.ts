@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { buildBundles, coldStart, BUILDS, type BundleInfo, type BuildKind, type ColdStart } from './bundle.ts';
 import { ROOT } from './no-metrics.ts';
 import { startPushgateway, startServers, type Servers } from './servers.ts';
-import { DESCRIPTIONS, VARIANTS, type ChildResult, type Variant } from './variants.ts';
+import { DESCRIPTIONS, OUR_PUSHERS, VARIANTS, type ChildResult, type Variant } from './variants.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,17 +92,22 @@ interface VariantStats {
   p99: number;
   mean: number;
   cpu: number;
+  busyAfterP50: number;
+  busyAfterP99: number;
   roundP50: number[];
   roundCpu: number[];
 }
 function statsOf(runs: ChildResult[]): VariantStats {
   const latencies = sortedOf(runs.flatMap((r) => r.latencyUs));
   const cpu = runs.flatMap((r) => r.cpuUs);
+  const busyAfter = sortedOf(runs.flatMap((r) => r.busyAfterUs));
   return {
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     mean: mean([...latencies]),
     cpu: mean(cpu),
+    busyAfterP50: quantile(busyAfter, 0.5),
+    busyAfterP99: quantile(busyAfter, 0.99),
     roundP50: runs.map((r) => quantile(sortedOf(r.latencyUs), 0.5)),
     roundCpu: runs.map((r) => mean(r.cpuUs)),
   };
@@ -197,7 +202,9 @@ async function measure() {
   };
 
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['IS_OFFLINE', 'IS_LOCAL', 'VITEST', 'NODE_OPTIONS', 'PUSHGATEWAY_URL', 'PROMETHEUS_URL', 'METRICS_PUSH_INTERVAL_MS']) delete env[name];
+  for (const name of ['IS_OFFLINE', 'IS_LOCAL', 'VITEST', 'NODE_OPTIONS', 'PUSHGATEWAY_URL', 'PROMETHEUS_URL', 'METRICS_PUSH_INTERVAL_MS', 'METRICS_AFTER_RESPONSE', 'AWS_LAMBDA_RUNTIME_API']) {
+    delete env[name];
+  }
   Object.assign(env, {
     // As deployed: AWS_LAMBDA_FUNCTION_NAME makes the config strict, the cache is Redis (REDIS_URL), and
     // our pusher leases a slot in the same Redis.
@@ -215,6 +222,8 @@ async function measure() {
   const envFor = (variant: Variant): NodeJS.ProcessEnv => {
     if (variant === 'ours') return { ...env, PUSHGATEWAY_URL: servers!.gatewayUrl };
     if (variant === 'ours-every') return { ...env, PUSHGATEWAY_URL: servers!.gatewayUrl, METRICS_PUSH_INTERVAL_MS: '0' };
+    // AWS_LAMBDA_RUNTIME_API is set by the child, which serves the Extensions API itself (invoke.ts).
+    if (variant === 'after-response') return { ...env, PUSHGATEWAY_URL: servers!.gatewayUrl, METRICS_AFTER_RESPONSE: 'true' };
     return env;
   };
 
@@ -229,7 +238,8 @@ async function measure() {
       await releaseLeases();
       results.get(variant)!.push(result);
       const s = quantile(sortedOf(result.latencyUs), 0.5);
-      say(`round ${round + 1}/${ROUNDS} ${variant.padEnd(10)} p50 ${us(s)} µs, cpu ${us(mean(result.cpuUs))} µs/inv, ${result.misses} cache misses`);
+      const busy = variant === 'after-response' ? `, busy after response p50 ${us(quantile(sortedOf(result.busyAfterUs), 0.5))} µs` : '';
+      say(`round ${round + 1}/${ROUNDS} ${variant.padEnd(14)} p50 ${us(s)} µs, cpu ${us(mean(result.cpuUs))} µs/inv${busy}, ${result.misses} cache misses`);
     }
   }
   const stats = new Map<Variant, VariantStats>(VARIANTS.map((v) => [v, statsOf(results.get(v)!)]));
@@ -326,7 +336,8 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     '### Latency and CPU per invocation (GET /api/products/{id}, cache hit)',
     '',
     'Latency is wall time of one `await handler(event, context)`; CPU is `process.cpuUsage()` (user + system, all threads) ' +
-      'over the same span. "Added" is the variant minus **bare**, "× bare" the variant divided by **bare**, both on the ' +
+      'over the same span, except for **after-response**, whose CPU spans the whole phase, until its extension asks for the ' +
+      'next event (below). "Added" is the variant minus **bare**, "× bare" the variant divided by **bare**, both on the ' +
       `pooled ${int(ROUNDS * INVOCATIONS)} invocations of each variant.`,
     '',
     table(
@@ -350,8 +361,23 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     '',
   );
 
-  // Per round: the added p50 of ours (both push intervals) and naive against the same round's bare.
   const ours = stats.get('ours')!;
+  const after = stats.get('after-response')!;
+  out.push(
+    '#### Busy after the response (after-response)',
+    '',
+    "From the handler's answer to the extension's next `event/next`, per invocation: the push finishing after the " +
+      'response. Lambda bills it, freezes the sandbox only after it, and the next invocation of the container waits for it. ' +
+      `For comparison, **ours**, which awaits the push before answering, adds ${signed(ours.p50 - bare.p50)} µs p50 to the response.`,
+    '',
+    table(
+      ['variant', 'added p50 µs (response)', 'busy after response p50 µs', 'busy after response p99 µs'],
+      [['**after-response**', signed(after.p50 - bare.p50), us(after.busyAfterP50), us(after.busyAfterP99)]],
+    ),
+    '',
+  );
+
+  // Per round: the added p50 of ours (both push intervals) and naive against the same round's bare.
   const every = stats.get('ours-every')!;
   const naive = stats.get('naive')!;
   const addedRatios = (s: VariantStats) => s.roundP50.map((p, r) => (p - bare.roundP50[r]!) / (naive.roundP50[r]! - bare.roundP50[r]!));
@@ -404,7 +430,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
       ['variant', 'gateway bytes/inv (wire)', 'body bytes/inv', 'families pushed/inv', 'full registry', 'Redis bytes/inv (wire)', 'stdout bytes/inv'],
       VARIANTS.map((v) => {
         const registry = lastRegistry(v);
-        const isOurs = v.startsWith('ours');
+        const isOurs = OUR_PUSHERS.includes(v);
         const isNaive = v === 'naive';
         return [
           `**${v}**`,
@@ -418,8 +444,8 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
       }),
     ),
     '',
-    `Push failures during measured invocations: ours ${pushFailures('ours')}, ours-every ${pushFailures('ours-every')}, naive ${naiveFailures}. ` +
-      `Our pusher's target in every run: ${[...new Set([...pushStatuses('ours'), ...pushStatuses('ours-every')].map((s) => s?.target ?? 'none'))].join(', ')}.`,
+    `Push failures during measured invocations: ${OUR_PUSHERS.map((v) => `${v} ${pushFailures(v)}`).join(', ')}, naive ${naiveFailures}. ` +
+      `Our pusher's target in every run: ${[...new Set(OUR_PUSHERS.flatMap(pushStatuses).map((s) => s?.target ?? 'none'))].join(', ')}.`,
     '',
   );
 
@@ -523,6 +549,13 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
   const met = oursAdded <= 0.5 * naiveAdded;
   const roundsMet = roundRatios.filter((x) => x <= 0.5).length;
   const bytesBounded = oursRegistry !== undefined && oursBody < oursRegistry.bytes;
+  const powertools = stats.get('powertools')!;
+  const afterAdded = after.p50 - bare.p50;
+  const powertoolsAdded = powertools.p50 - bare.p50;
+  const roundAdded = (s: VariantStats) => s.roundP50.map((p, r) => p - bare.roundP50[r]!);
+  const afterRounds = roundAdded(after);
+  const powertoolsRounds = roundAdded(powertools);
+  const afterRoundsMet = afterRounds.filter((a, r) => a <= powertoolsRounds[r]!).length;
   out.push(
     '### Targets',
     '',
@@ -538,6 +571,11 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
       `Without pushing, the same registry ("recorded") is ${recordedRegistry ? `${int(recordedRegistry.bytes)} B` : '?'}. ` +
       `Before each push ours also stores in Redis the series the invocation moved (not the slot's whole state): ` +
       `${int(per('ours', (r) => r.wire.redis) - per('bare', (r) => r.wire.redis))} B per invocation above bare.`,
+    `- **after-response added p50 ≤ powertools' added p50 in the same run: ${afterAdded <= powertoolsAdded ? 'met' : 'NOT met'}.** ` +
+      `after-response adds ${us(afterAdded)} µs, powertools ${us(powertoolsAdded)} µs; ${afterRoundsMet} of ${ROUNDS} rounds on their own meet it ` +
+      `(per round, after-response vs powertools: ${afterRounds.map((a, r) => `${signed(a)} vs ${signed(powertoolsRounds[r]!)}`).join(', ')}). ` +
+      `Its added p50 is ${(afterAdded / oursAdded).toFixed(2)} × ours' (${us(oursAdded)} µs); the push then keeps the sandbox busy ` +
+      `${us(after.busyAfterP50)} µs p50 (${us(after.busyAfterP99)} µs p99) after the response.`,
     '',
   );
   return out.join('\n');

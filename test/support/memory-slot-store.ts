@@ -93,7 +93,7 @@ export class MemorySlotStore implements SlotStore {
   }
 
   /** The container is gone and its lease ran out. */
-  release(fn: string, slot: number): void {
+  expire(fn: string, slot: number): void {
     this.leases.delete(`${fn}:${slot}`);
   }
 
@@ -132,6 +132,16 @@ export class MemorySlotStore implements SlotStore {
     return this.command(() => this.written.get(lease.token) ?? 0);
   }
 
+  release(fn: string, lease: Lease): Promise<void> {
+    return this.releaseKey(`${fn}:${lease.id}`, lease.token);
+  }
+
+  private releaseKey(key: string, token: string): Promise<void> {
+    return this.command(() => {
+      if (this.holder(key) === token) this.leases.delete(key);
+    });
+  }
+
   saveFamilies(families: Iterable<Family>): Promise<void> {
     return this.command(() => {
       for (const family of families) this.savedFamilies.set(family.name, { ...family });
@@ -167,9 +177,7 @@ export class MemorySlotStore implements SlotStore {
         forget: () => this.command(() => void this.state.delete(key)),
       });
     } finally {
-      await this.command(() => {
-        if (this.holder(key) === token) this.leases.delete(key);
-      }).catch(() => {});
+      await this.releaseKey(key, token).catch(() => {});
     }
   }
 
@@ -186,9 +194,7 @@ export class MemorySlotStore implements SlotStore {
     try {
       return await work();
     } finally {
-      await this.command(() => {
-        if (this.holder(key) === token) this.leases.delete(key);
-      }).catch(() => {});
+      await this.releaseKey(key, token).catch(() => {});
     }
   }
 

@@ -37,7 +37,7 @@ describe.runIf(available || process.env.CI)('the exposition', () => {
     countError('unhandled', 'handler', 'critical');
     eventMetrics.delivered('failed');
     eventMetrics.backlog([{ detailType: 'OrderCreated', pending: 2, oldestAgeSeconds: 61 }]);
-    await pushMetrics();
+    await pushMetrics('exposition-lint');
     // Act
     const exposition = await registry.metrics();
     const rendered = render((await snapshot(registry)).families.values(), (await snapshot(registry)).series.values());

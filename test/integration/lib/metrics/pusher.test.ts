@@ -62,7 +62,7 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     const first = container(fn, slots);
     first.requests.inc({ route: '/a' }, 5);
     await first.pusher.push();
-    slots.release(fn, 0); // the first container is gone, its lease ran out
+    slots.expire(fn, 0); // the first container is gone, its lease ran out
 
     const second = container(fn, slots);
     second.requests.inc({ route: '/a' }, 2);
@@ -155,7 +155,7 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     expect(await total(fn)).toBe(1);
     expect(slots.state.get(`${fn}:0`)?.find(([, name]) => name === 'http_requests_total')?.[3]).toBe(5);
     // The holder is gone and its lease lapsed: the janitor puts what it never sent on the gateway
-    slots.release(fn, 0);
+    slots.expire(fn, 0);
     const report = await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(c.registry)).families, onlyFunction: fn });
     expect(report.healed).toEqual([`${fn}-0`]);
     expect(await total(fn)).toBe(5);
@@ -204,7 +204,7 @@ describe.runIf(gatewayBinaryAvailable() || process.env.CI)('the pusher', () => {
     await request();
     slots.down = false;
     await request();
-    slots.release(fn, 0);
+    slots.expire(fn, 0);
     await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(registry)).families, onlyFunction: fn });
     return { total: await total(fn), target: pusher.status().target };
   }

@@ -1,0 +1,54 @@
+// A client of the Lambda Extensions API (docs/design.md, "After the response") for an internal extension: one
+// registered from the function's own process. Lambda freezes the sandbox only once the runtime and every
+// registered extension have asked for their next event, so an extension that asks only when its work is done
+// holds the freeze until then, after the runtime has already posted the response.
+import http from 'node:http';
+
+const API = '2020-01-01/extension';
+
+export interface InvokeEvent {
+  eventType: 'INVOKE';
+  requestId: string;
+  /** Epoch ms at which Lambda times the invocation out, whatever still runs. */
+  deadlineMs: number;
+}
+
+export interface InternalExtension {
+  /** Waits for the next invocation, which also tells Lambda this extension is done with the previous one. */
+  next(): Promise<InvokeEvent>;
+}
+
+// node:http, not fetch: `event/next` is answered only at the next invocation, after a freeze of any length, and
+// fetch's undici gives up on a response whose headers take more than 300 s. A plain request has no deadline.
+// One kept-alive connection, as the runtime client keeps its own: a new one per invocation cost twice the CPU.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function call(runtimeApi: string, method: string, path: string, headers: Record<string, string>, body?: string) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const request = http.request(`http://${runtimeApi}/${API}/${path}`, { method, headers, agent }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/**
+ * Registers an internal extension for INVOKE events (internal extensions cannot take SHUTDOWN: the runtime gets
+ * SIGTERM instead). Only possible during init, before the runtime first asks for an invocation.
+ */
+export async function registerInternalExtension(runtimeApi: string, name: string): Promise<InternalExtension> {
+  const registered = await call(runtimeApi, 'POST', 'register', { 'Lambda-Extension-Name': name, 'Content-Type': 'application/json' }, JSON.stringify({ events: ['INVOKE'] }));
+  const id = registered.headers['lambda-extension-identifier'];
+  if (registered.status !== 200 || typeof id !== 'string') throw new Error(`extension registration refused: ${registered.status} ${registered.body}`);
+  return {
+    async next() {
+      const answer = await call(runtimeApi, 'GET', 'event/next', { 'Lambda-Extension-Identifier': id });
+      if (answer.status !== 200) throw new Error(`extension event/next failed: ${answer.status} ${answer.body}`);
+      return JSON.parse(answer.body) as InvokeEvent;
+    },
+  };
+}
