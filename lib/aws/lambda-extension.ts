@@ -14,8 +14,13 @@ export interface InvokeEvent {
 }
 
 export interface InternalExtension {
-  /** Waits for the next invocation, which also tells Lambda this extension is done with the previous one. */
-  next(): Promise<InvokeEvent>;
+  /**
+   * Waits for the next invocation, which also tells Lambda this extension is done with the previous one. With
+   * `readWhen`, its event is left unread in the socket until that settles: Lambda hands it over as the
+   * invocation starts, and an internal extension shares the handler's thread, so reading it then would cost the
+   * handler the parsing.
+   */
+  next(readWhen?: Promise<void>): Promise<InvokeEvent>;
 }
 
 // node:http, not fetch: `event/next` is answered only at the next invocation, after a freeze of any length, and
@@ -23,7 +28,7 @@ export interface InternalExtension {
 // One kept-alive connection, as the runtime client keeps its own: a new one per invocation cost twice the CPU.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function call(runtimeApi: string, method: string, path: string, headers: Record<string, string>, body?: string) {
+function call(runtimeApi: string, method: string, path: string, headers: Record<string, string>, body?: string, readWhen?: Promise<void>) {
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
     const request = http.request(`http://${runtimeApi}/${API}/${path}`, { method, headers, agent }, (response) => {
       let text = '';
@@ -32,6 +37,12 @@ function call(runtimeApi: string, method: string, path: string, headers: Record<
       response.on('error', reject);
     });
     request.on('error', reject);
+    if (readWhen) {
+      request.on('socket', (socket) => {
+        socket.pause();
+        void readWhen.then(() => socket.resume());
+      });
+    }
     request.end(body);
   });
 }
@@ -45,8 +56,8 @@ export async function registerInternalExtension(runtimeApi: string, name: string
   const id = registered.headers['lambda-extension-identifier'];
   if (registered.status !== 200 || typeof id !== 'string') throw new Error(`extension registration refused: ${registered.status} ${registered.body}`);
   return {
-    async next() {
-      const answer = await call(runtimeApi, 'GET', 'event/next', { 'Lambda-Extension-Identifier': id });
+    async next(readWhen) {
+      const answer = await call(runtimeApi, 'GET', 'event/next', { 'Lambda-Extension-Identifier': id }, undefined, readWhen);
       if (answer.status !== 200) throw new Error(`extension event/next failed: ${answer.status} ${answer.body}`);
       return JSON.parse(answer.body) as InvokeEvent;
     },

@@ -10,47 +10,48 @@ import { registerInternalExtension, type InternalExtension } from '../aws/lambda
  * settled, behind one we queue from inside the handler: the second turn of the check phase comes after it.
  * test/exactness/after-response.test.ts checks, with the real client, that no store is sent before the answer.
  */
-export function afterTheResponse(work: () => Promise<void>): Promise<void> {
+function afterTheResponse(work: () => Promise<void>): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(() => void work().then(resolve))));
 }
 
 export interface FreezeGuard {
-  /** Lets `work` (which never rejects) run past the response; the sandbox is not frozen before it settles. */
-  hold(requestId: string, work: Promise<void>): void;
-}
-
-interface Held {
-  settled: Promise<void>;
-  settle: () => void;
+  /** Runs `work` (which never rejects) after the response; the sandbox is not frozen before it settles. */
+  hold(requestId: string, work: () => Promise<void>): void;
 }
 
 /** What each invocation left running, by request id, whichever side (handler or extension) comes first. */
 export function createHolds() {
-  const byRequest = new Map<string, Held>();
-  const entry = (requestId: string): Held => {
+  const byRequest = new Map<string, PromiseWithResolvers<void>>();
+  let started = Promise.withResolvers<void>();
+  const entry = (requestId: string): PromiseWithResolvers<void> => {
     let held = byRequest.get(requestId);
     if (!held) {
-      let settle!: () => void;
-      const settled = new Promise<void>((resolve) => (settle = resolve));
-      held = { settled, settle };
+      held = Promise.withResolvers<void>();
       byRequest.set(requestId, held);
     }
     return held;
   };
   return {
-    hold(requestId: string, work: Promise<void>): void {
+    hold(requestId: string, work: () => Promise<void>): void {
       const held = entry(requestId);
-      void work.finally(held.settle);
+      const run = afterTheResponse(() => {
+        started.resolve();
+        started = Promise.withResolvers<void>();
+        return work();
+      });
+      void run.finally(held.resolve);
     },
+    /** Resolves when the next held work starts, after its invocation's response. */
+    nextStart: (): Promise<void> => started.promise,
     /**
-     * Resolves once the request's work has settled, or at its deadline: a handler that failed before handing
-     * anything over must not keep the sandbox until Lambda times it out for that alone.
+     * Resolves once the request's work has settled, or at the invocation's deadline, when Lambda times it out
+     * anyway: a push that hung (it is bounded, but a bug need not be) must not keep the extension for good.
      */
     async settled(requestId: string, deadlineMs: number): Promise<void> {
       const held = entry(requestId);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs - Date.now()))));
-      await Promise.race([held.settled, deadline]);
+      await Promise.race([held.promise, deadline]);
       clearTimeout(timer);
       byRequest.delete(requestId);
     },
@@ -73,7 +74,7 @@ export async function guardFreezes(runtimeApi: string, onError: (message: string
   void (async () => {
     for (;;) {
       try {
-        const event = await extension.next();
+        const event = await extension.next(holds.nextStart());
         await holds.settled(event.requestId, event.deadlineMs);
       } catch (err) {
         // Lambda answers event/next only with an event; a failure here is the Runtime API going away.

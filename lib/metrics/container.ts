@@ -7,7 +7,7 @@ import { describeError, log } from '../log.ts';
 import { registry } from './registry.ts';
 import { createPusher, type Pusher, type PushStatus } from './pusher.ts';
 import { createRedisSlotStore } from './slots.ts';
-import { afterTheResponse, guardFreezes, type FreezeGuard } from './after-response.ts';
+import { guardFreezes, type FreezeGuard } from './after-response.ts';
 import './families.ts';
 
 // Lambda sends SIGTERM before a shutdown only to a runtime with an extension, and kills it 500 ms later at most.
@@ -49,7 +49,7 @@ if (config.metrics.pushgatewayUrl) {
  */
 export const pushMetrics = async (requestId: string): Promise<void> => {
   if (!pusher) return;
-  if (guard) return guard.hold(requestId, afterTheResponse(pusher.push));
+  if (guard) return guard.hold(requestId, pusher.push);
   return pusher.push();
 };
 

@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createHolds } from '../../../../lib/metrics/after-response.ts';
 
 const later = () => {
-  let done!: () => void;
-  const work = new Promise<void>((resolve) => (done = resolve));
-  return { work, done };
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { work: () => promise, done: resolve };
 };
 const state = (p: Promise<unknown>) => Promise.race([p.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('pending'), 20))]);
 
@@ -27,6 +26,17 @@ describe('the holds of the work invocations leave after their response', () => {
     expect(await state(waitedB)).toBe('settled');
   });
 
+  it('start the work after the current turn of the event loop, and say when it starts', async () => {
+    const holds = createHolds();
+    const order: string[] = [];
+    const start = holds.nextStart().then(() => order.push('told'));
+    holds.hold('x', async () => void order.push('work'));
+    setImmediate(() => order.push('response posted')); // as the runtime client does once the handler settled
+    await holds.settled('x', Date.now() + 10_000);
+    await start;
+    expect(order).toEqual(['response posted', 'work', 'told']);
+  });
+
   it('let the extension go at the deadline when the invocation never handed anything over', async () => {
     const holds = createHolds();
     const started = Date.now();
@@ -36,7 +46,7 @@ describe('the holds of the work invocations leave after their response', () => {
 
   it('count work that already settled', async () => {
     const holds = createHolds();
-    holds.hold('done', Promise.resolve());
+    holds.hold('done', () => Promise.resolve());
     expect(await state(holds.settled('done', Date.now() + 10_000))).toBe('settled');
   });
 });
