@@ -7,13 +7,19 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The workspace's manifest is part of the install (npm links the package into node_modules).
+COPY packages/middy-pushgateway/package.json ./packages/middy-pushgateway/
 # serverless-offline, osls and serverless-esbuild serve the API here and are devDependencies, so the whole
 # tree is installed. Install scripts are skipped: esbuild runs from its platform package without its
 # postinstall, @parcel/watcher ships prebuilt binaries, and es5-ext's only prints a message.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-# Our own postinstall, skipped above: failed invocations answered as 5xx, not 200 (scripts/offline-patch.ts).
+# Our own postinstall, skipped above: failed invocations answered as 5xx, not 200 (scripts/offline-patch.ts),
+# and the metrics package built to dist/, as the shop imports it.
 COPY scripts/offline-patch.ts ./scripts/
 RUN node scripts/offline-patch.ts
+COPY packages/middy-pushgateway/tsconfig.json packages/middy-pushgateway/declarations.mjs ./packages/middy-pushgateway/
+COPY packages/middy-pushgateway/src ./packages/middy-pushgateway/src
+RUN npm run build --workspace middy-pushgateway
 
 FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
@@ -21,6 +27,7 @@ WORKDIR /app
 # root's, read-only to the server.
 RUN chown node:node /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/packages ./packages
 COPY package.json serverless.yml tsconfig.json ./
 COPY functions ./functions
 COPY lib ./lib

@@ -62,7 +62,7 @@ const envSchema = z.object({
   METRICS_SLOTS: positiveInt(16),
   // An idle holder's last, unsent values reach the gateway through the janitor once its lease lapses.
   METRICS_LEASE_TTL_MS: positiveInt(60_000),
-  // Gateway POSTs per slot at most this often; 0 sends one per invocation (see lib/metrics/pusher.ts). As
+  // Gateway POSTs per slot at most this often; 0 sends one per invocation (see packages/middy-pushgateway/src/pusher.ts). As
   // often as Prometheus scrapes the gateway (monitoring/prometheus.yml): more POSTs would not be seen, and each
   // one costs the gateway a consistency check over everything it holds.
   METRICS_PUSH_INTERVAL_MS: wholeNumber(5000, { allowZero: true }),

@@ -10,8 +10,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { config } from '../config.ts';
-import { metricsHooks } from '../metrics/http.ts';
-import { pushMetrics } from '../metrics/container.ts';
+import { metrics } from '../metrics/container.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { authenticate, bodyLimit, errorHandler, keepHeaders, validate } from './middlewares.ts';
 import { inputOf, type AuthMode, type RouteInput } from './input.ts';
@@ -48,7 +47,7 @@ export function api<
     return fn(inputOf(context) as RouteInput<Out<B>, Out<Q>, Out<P>, Who<A>>);
   };
 
-  const stack = middy<APIGatewayProxyEventV2, HttpResponse>(handler, metricsHooks(options.route, config.functionName, pushMetrics))
+  const stack = middy<APIGatewayProxyEventV2, HttpResponse>(handler, metrics.plugin({ route: options.route }))
     .use(httpHeaderNormalizer())
     .use(keepHeaders())
     .use(httpContentNegotiation({ parseCharsets: false, parseLanguages: false, parseMediaTypes: false, parseEncodings: true, failOnMismatch: false }))

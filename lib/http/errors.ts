@@ -23,6 +23,13 @@ const STATUS_BY_CODE: Record<string, number> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
+/**
+ * Every status a route answers: the successes of responses.ts and every status a failure maps to here. Their
+ * series exist at 0 before a route first answers them (test/unit/lib/http/answered-statuses.test.ts keeps the
+ * list complete).
+ */
+export const ANSWERED_STATUSES = ['200', '201', '204', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503'];
+
 // Middy's own middlewares throw http-errors style objects; these are the ones a client can trigger.
 // http-json-body-parser says 422 for unparseable JSON; a syntax error is a plain 400 to us.
 const FROM_MIDDY_STATUS: Record<number, { status: number; code: string; message: string }> = {

@@ -1,7 +1,7 @@
 // The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
 // group of their own: one writer, so the values are the database's, not a sum over containers.
 import { Gauge, Registry } from 'prom-client';
-import { groupUrl, gatewayRequest } from './gateway.ts';
+import { groupUrl, gatewayRequest } from 'middy-pushgateway';
 
 export interface BusinessFigures {
   ordersByStatus: Record<string, number>;

@@ -1,56 +1,43 @@
-// This container's metrics pipeline: every family of the contract on the private registry, and the pusher
-// that each invocation hands its values to. Without PUSHGATEWAY_URL nothing is pushed (said once, at start).
+// This container's metrics, through the middy-pushgateway package (packages/middy-pushgateway), configured from
+// the environment: every family of the contract on the private registry, and the pusher each invocation hands
+// its values to. Without PUSHGATEWAY_URL nothing is pushed (said once, at start).
 // Only the bundles of functions that push at the end of every invocation import this module (lib/http/api.ts,
 // the outbox relay): on Lambda, with METRICS_AFTER_RESPONSE, it registers an extension that expects that push.
+import { prometheusPush, type PushStatus } from 'middy-pushgateway';
 import { config } from '../config.ts';
 import { describeError, log } from '../log.ts';
-import { registry } from './registry.ts';
-import { createPusher, type Pusher, type PushStatus } from './pusher.ts';
-import { createRedisSlotStore } from './slots.ts';
-import { guardFreezes, type FreezeGuard } from './after-response.ts';
-import './families.ts';
+import { connectRedis } from '../redis.ts';
+import { ANSWERED_STATUSES } from '../http/errors.ts';
+import { registry, SHOP_JOB } from './registry.ts';
+// The shop's own families, on the same registry.
+import './database.ts';
+import './cache.ts';
+import './business.ts';
+import './errors.ts';
+import './events.ts';
 
-// Lambda sends SIGTERM before a shutdown only to a runtime with an extension, and kills it 500 ms later at most.
-const SHUTDOWN_BUDGET_MS = 400;
+const { metrics: settings } = config;
+if (!settings.pushgatewayUrl) log.info('PUSHGATEWAY_URL is not set: metrics are recorded but not pushed');
 
-let pusher: Pusher | undefined;
-let guard: FreezeGuard | undefined;
-if (config.metrics.pushgatewayUrl) {
-  pusher = createPusher({
-    registry,
-    functionName: config.functionName,
-    gatewayUrl: config.metrics.pushgatewayUrl,
-    timeoutMs: config.metrics.pushTimeoutMs,
-    slots: config.cache.redisUrl ? createRedisSlotStore(config.cache.redisUrl, config.cache.commandTimeoutMs) : undefined,
-    maxSlots: config.metrics.slots,
-    leaseTtlMs: config.metrics.leaseTtlMs,
-    pushIntervalMs: config.metrics.pushIntervalMs,
-    auth: config.metrics.pushgatewayAuth,
-  });
-  if (config.metrics.afterResponse && config.metrics.runtimeApi) {
-    guard = await guardFreezes(config.metrics.runtimeApi, (message, err) => log.error(message, describeError(err)));
-    if (guard) {
-      const shutdown = pusher.shutdown;
-      // Once done, the signal again, now with its default action: process.exit() waits for the runtime client's
-      // native thread, blocked in its request for the next invocation, and would be SIGKILLed in that wait.
-      process.once('SIGTERM', () => {
-        const budget = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_BUDGET_MS));
-        void Promise.race([shutdown(), budget]).finally(() => process.kill(process.pid, 'SIGTERM'));
-      });
-    }
-  }
-} else {
-  log.info('PUSHGATEWAY_URL is not set: metrics are recorded but not pushed');
-}
+export const metrics = prometheusPush({
+  registry,
+  functionName: config.functionName,
+  gatewayUrl: settings.pushgatewayUrl,
+  auth: settings.pushgatewayAuth,
+  job: SHOP_JOB,
+  statusCodes: ANSWERED_STATUSES,
+  timeoutMs: settings.pushTimeoutMs,
+  pushIntervalMs: settings.pushIntervalMs,
+  // Connected only when there is something to push: a connection opened at import would spend the cache's
+  // first-command wait (lib/redis.ts) before the cache is used.
+  slots:
+    settings.pushgatewayUrl && config.cache.redisUrl
+      ? { redis: connectRedis(config.cache.redisUrl, config.cache.commandTimeoutMs).redis, max: settings.slots, leaseTtlMs: settings.leaseTtlMs }
+      : undefined,
+  afterResponse: settings.afterResponse ? { runtimeApi: settings.runtimeApi, onError: (message, err) => log.error(message, describeError(err)) } : undefined,
+});
 
-/**
- * Ends an invocation's metrics: hands the push to the extension when it holds the freeze (the response goes at
- * once), otherwise awaited before the handler returns (a frozen container would lose it). Bounded, never throws.
- */
-export const pushMetrics = async (requestId: string): Promise<void> => {
-  if (!pusher) return;
-  if (guard) return guard.hold(requestId, pusher.push);
-  return pusher.push();
-};
+/** Ends an invocation's metrics: after the response when the extension holds the freeze, else awaited. */
+export const pushMetrics = (requestId: string): Promise<void> => metrics.push(requestId);
 
-export const pushStatus = (): PushStatus | undefined => pusher?.status();
+export const pushStatus = (): PushStatus | undefined => metrics.status();

@@ -4,7 +4,7 @@
 import { ping as pingDatabase, ready as databaseReady } from '../db/ping.ts';
 import { cacheKind, ping as pingCache } from '../cache/index.ts';
 import { config } from '../config.ts';
-import { authHeaders, gatewayRequest } from '../metrics/gateway.ts';
+import { authHeaders, gatewayRequest } from 'middy-pushgateway';
 
 export interface Check {
   ok: boolean;

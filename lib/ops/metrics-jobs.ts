@@ -4,12 +4,9 @@ import { config } from '../config.ts';
 import { log } from '../log.ts';
 import { shopStats } from '../shop/stats.ts';
 import { pushBusinessGauges } from '../metrics/business-gauges.ts';
-import { runJanitor, type JanitorReport } from '../metrics/janitor.ts';
-import { createRedisSlotStore } from '../metrics/slots.ts';
-import { authHeaders } from '../metrics/gateway.ts';
-import { registry } from '../metrics/registry.ts';
-import { snapshot } from '../metrics/exposition.ts';
-import '../metrics/families.ts';
+import { authHeaders, createRedisSlotStore, runJanitor, type JanitorReport } from 'middy-pushgateway';
+import { connectRedis } from '../redis.ts';
+import { SHOP_JOB } from '../metrics/registry.ts';
 
 /**
  * Runs a scheduled job that needs the gateway. Without PUSHGATEWAY_URL metrics are recorded but not pushed
@@ -32,22 +29,23 @@ export async function collectBusinessMetrics(gatewayUrl: string): Promise<{ figu
     figures,
     timeoutMs: SCHEDULED_GATEWAY_TIMEOUT_MS,
     headers: authHeaders(config.metrics.pushgatewayAuth),
+    job: SHOP_JOB,
   });
   return { figures };
 }
 
 export async function cleanGateway(gatewayUrl: string): Promise<JanitorReport> {
-  const slots = config.cache.redisUrl ? createRedisSlotStore(config.cache.redisUrl, 1000) : undefined;
+  const connection = config.cache.redisUrl ? connectRedis(config.cache.redisUrl, 1000) : undefined;
   try {
     return await runJanitor({
       gatewayUrl,
-      slots,
+      slots: connection && createRedisSlotStore(connection.redis, SHOP_JOB),
       staleAfterSeconds: config.metrics.staleAfterSeconds,
-      families: (await snapshot(registry)).families,
+      job: SHOP_JOB,
       headers: authHeaders(config.metrics.pushgatewayAuth),
       requestTimeoutMs: SCHEDULED_GATEWAY_TIMEOUT_MS,
     });
   } finally {
-    slots?.close();
+    connection?.release();
   }
 }

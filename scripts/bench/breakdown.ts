@@ -9,7 +9,7 @@
 // lib/metrics/container.ts does (same registry, a Redis slot store) and calls it on its own, so a push can be
 // timed without the request around it. The handler first runs `warmup` times so that the registry holds what
 // it holds in the "ours" runs. Then each step runs `iterations` times: p50 wall time and mean CPU per call.
-// The steps are what pushOnce does (lib/metrics/pusher.ts), rebuilt from exported pieces; they write a slot
+// The steps are what pushOnce does (packages/middy-pushgateway/src/pusher.ts), rebuilt from exported pieces; they write a slot
 // and a group of their own ("bench-breakdown").
 import { Registry, type Metric } from 'prom-client';
 
@@ -21,12 +21,12 @@ const { handler } = await import('../../functions/products/get.ts');
 const { httpEvent, lambdaContext } = await import('../support/lambda.ts');
 const { config } = await import('../../lib/config.ts');
 const { registry } = await import('../../lib/metrics/registry.ts');
-const { createPusher } = await import('../../lib/metrics/pusher.ts');
-const { createRedisSlotStore } = await import('../../lib/metrics/slots.ts');
+const { createPusher } = await import('../../packages/middy-pushgateway/src/pusher.ts');
+const { createRedisSlotStore } = await import('../../packages/middy-pushgateway/src/slots.ts');
 const { connectRedis } = await import('../../lib/redis.ts');
-const { snapshot, render } = await import('../../lib/metrics/exposition.ts');
-const { createSeriesReader } = await import('../../lib/metrics/series-reader.ts');
-const { gatewayRequest, groupUrl, TEXT_FORMAT } = await import('../../lib/metrics/gateway.ts');
+const { snapshot, render } = await import('../../packages/middy-pushgateway/src/exposition.ts');
+const { createSeriesReader } = await import('../../packages/middy-pushgateway/src/series-reader.ts');
+const { gatewayRequest, groupUrl, TEXT_FORMAT } = await import('../../packages/middy-pushgateway/src/gateway.ts');
 const { watchGatewayPosts } = await import('../support/gateway-posts.ts');
 
 const gatewayUrl = process.env.BENCH_GATEWAY_URL!;
@@ -37,7 +37,7 @@ const pusherFor = (target: Registry, functionName: string, url: string, pushInte
     functionName,
     gatewayUrl: url,
     timeoutMs: config.metrics.pushTimeoutMs,
-    slots: createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs),
+    slots: createRedisSlotStore(connectRedis(config.cache.redisUrl!, config.cache.commandTimeoutMs).redis),
     maxSlots: config.metrics.slots,
     leaseTtlMs: config.metrics.leaseTtlMs,
     pushIntervalMs,
@@ -75,14 +75,14 @@ unwatch();
 const own = await snapshot(registry);
 const fullBody = render(own.families.values(), own.series.values());
 const changed = new Set([...typicalBody.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
-// What one request changes, as the pusher reads it and stores it (lib/metrics/series-reader.ts, slots.ts).
+// What one request changes, as the pusher reads it and stores it (packages/middy-pushgateway/src/series-reader.ts, slots.ts).
 const reader = createSeriesReader(registry, { function: config.functionName });
 await reader.read('cumulative');
 await request();
 const moved = (await reader.read('cumulative')).map((key) => reader.snapshot.series.get(key)!);
 const movedSeries = moved.map((s): [string, string, Record<string, string>, number] => [s.family, s.metricName, s.labels, s.value]);
-const slotStore = createRedisSlotStore(config.cache.redisUrl!, config.cache.commandTimeoutMs);
 const { redis, release: releaseRedis } = connectRedis(config.cache.redisUrl!, config.cache.commandTimeoutMs);
+const slotStore = createRedisSlotStore(redis);
 const lease = (await slotStore.claim('bench-breakdown', 1, 600_000, 'bench-breakdown'))!;
 let writes = 0;
 
@@ -189,6 +189,5 @@ if (scratch) {
   }
 }
 
-slotStore.close();
 releaseRedis();
 process.send!({ rows, scaling }, () => process.exit(0));

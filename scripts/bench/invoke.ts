@@ -7,10 +7,10 @@
 // the real GET /api/products/{id} handler in-process, `warmup` times unmeasured (the first call misses the
 // cache, the rest hit it), then `invocations` times measured, and sends the results over IPC. For
 // "after-response" it also plays Lambda's side of the Extensions API (AWS_LAMBDA_RUNTIME_API), in this process.
-import http from 'node:http';
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { installNoMetricsHooks } from './no-metrics.ts';
+import { startExtensionsApi } from './extensions-api.ts';
 import { watchGatewayPosts } from '../support/gateway-posts.ts';
 import { OUR_PUSHERS, type ChildResult, type Variant } from './variants.ts';
 import type { Metric as PromMetric } from 'prom-client';
@@ -60,72 +60,16 @@ process.stdout.write = function (this: NodeJS.WriteStream, ...args: unknown[]) {
   return (stdoutWrite as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof stdoutWrite;
 
-// ---- after-response: Lambda's side of the Extensions API -----------------------------------------------------
-// Lambda hands an invocation to the runtime and to every extension at once, and ends its phase (freezes the
-// sandbox, stops billing, lets the next invocation in) only once every extension asks for its next event. So:
-// `start` answers the extension's parked `event/next` with the invocation, `phaseEnd` waits for the next one.
-interface ExtensionApi {
-  registrations: number;
-  start(requestId: string): Promise<void>;
-  /** hrtime at which the extension asked for its next event. */
-  phaseEnd(): Promise<bigint>;
-}
-async function startExtensionApi(): Promise<ExtensionApi> {
-  let parked: http.ServerResponse | undefined;
-  let onParked: (() => void) | undefined;
-  const whenParked = () => new Promise<void>((resolve) => (onParked = resolve));
-  const api: ExtensionApi = {
-    registrations: 0,
-    async start(requestId) {
-      if (!parked) {
-        // Only before the first invocation: afterwards phaseEnd has waited for it.
-        const stall = setTimeout(() => {
-          throw new Error('after-response: the metrics extension never asked for its next event');
-        }, 10_000);
-        await whenParked();
-        clearTimeout(stall);
-      }
-      const body = JSON.stringify({
-        eventType: 'INVOKE',
-        requestId,
-        deadlineMs: Date.now() + 10_000,
-        invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench',
-        tracing: { type: 'X-Amzn-Trace-Id', value: '' },
-      });
-      parked!.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
-      parked = undefined;
-    },
-    async phaseEnd() {
-      if (!parked) await whenParked();
-      return process.hrtime.bigint();
-    },
-  };
-  const server = http.createServer((request, response) => {
-    request.resume();
-    if (request.method === 'POST' && request.url === '/2020-01-01/extension/register') {
-      api.registrations++;
-      response.writeHead(200, { 'Lambda-Extension-Identifier': 'bench-extension', 'Content-Type': 'application/json' }).end('{}');
-    } else if (request.method === 'GET' && request.url === '/2020-01-01/extension/event/next') {
-      parked = response;
-      onParked?.();
-      onParked = undefined;
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.env.AWS_LAMBDA_RUNTIME_API = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return api;
-}
-// Before the handler's import: lib/metrics/container.ts registers the extension while it loads.
-const extensionApi = variant === 'after-response' ? await startExtensionApi() : undefined;
+// ---- after-response: Lambda's side of the Extensions API, before the handler's import (which registers) ----
+const extensionApi = variant === 'after-response' ? await startExtensionsApi() : undefined;
+if (extensionApi) process.env.AWS_LAMBDA_RUNTIME_API = extensionApi.address;
 
 // ---- the handler ------------------------------------------------------------------------------------------
 const { handler } = await import('../../functions/products/get.ts');
 const { httpEvent, lambdaContext } = await import('../support/lambda.ts');
 // Without the extension the pushes would be awaited in the handler: the numbers of "ours" under another name.
-if (extensionApi && extensionApi.registrations !== 1) {
-  throw new Error(`after-response: ${extensionApi.registrations} extension registrations at import instead of 1 (METRICS_AFTER_RESPONSE=true and PUSHGATEWAY_URL set?)`);
+if (extensionApi && !(await import('../../lib/metrics/container.ts')).metrics.afterResponse) {
+  throw new Error('after-response: the metrics extension did not register (METRICS_AFTER_RESPONSE=true and PUSHGATEWAY_URL set?)');
 }
 type Response = { statusCode: number; headers?: Record<string, string | number | boolean> };
 let invoke: (event: APIGatewayProxyEventV2, context: Context) => Promise<Response> = (event, context) => handler(event, context) as Promise<Response>;

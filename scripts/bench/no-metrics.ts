@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const METRICS_DIR = path.join(ROOT, 'lib', 'metrics');
 const STUBS_DIR = path.join(ROOT, 'scripts', 'bench', 'stubs', 'metrics');
-export const STUBBED = ['container', 'http', 'cache', 'errors', 'business', 'database'];
+export const STUBBED = ['container', 'cache', 'errors', 'business', 'database'];
 
 /** The stand-in for an absolute file path, or undefined when the file is not a stubbed metrics module. */
 export function stubFor(file: string): string | undefined {

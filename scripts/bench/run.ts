@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildBundles, coldStart, BUILDS, type BundleInfo, type BuildKind, type ColdStart } from './bundle.ts';
 import { ROOT } from './no-metrics.ts';
+import { SHOP_JOB } from '../../lib/metrics/registry.ts';
 import { startPushgateway, startServers, type Servers } from './servers.ts';
 import { DESCRIPTIONS, OUR_PUSHERS, VARIANTS, type ChildResult, type Variant } from './variants.ts';
 
@@ -197,7 +198,7 @@ async function measure() {
   closeRedis = () => redis.disconnect();
   // The lease a finished child left on its slot: dropped, as it would be once its TTL ran out.
   const releaseLeases = async () => {
-    const keys = await redis.keys('metrics:lease:bench-*');
+    const keys = await redis.keys(`metrics:${SHOP_JOB}:lease:bench-*`);
     if (keys.length) await redis.del(...keys);
   };
 
@@ -456,7 +457,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
       'lib/metrics/container.ts does and times, ' +
       `${int(BREAKDOWN)} calls each after ${WARMUP} warm-up requests: the whole push on its own, POSTing every time (also to a ` +
       'second gateway run with `--push.disable-consistency-check`) and as deployed (a Redis store, the POST deferred), the ' +
-      'steps of `pushOnce` (lib/metrics/pusher.ts) rebuilt from the exported pieces, a plain Redis GET for the round trip ' +
+      'steps of `pushOnce` (packages/middy-pushgateway/src/pusher.ts) rebuilt from the exported pieces, a plain Redis GET for the round trip ' +
       "alone, the bare HTTP costs of the gateway, and last the naive variant's pushAdd to both gateways. The " +
       'Redis and gateway steps write a slot and a group of their own. For comparison, **ours-every** (a push per ' +
       `invocation, like this child's) added ${us(every.p50 - bare.p50)} µs p50 and ${us(every.cpu - bare.cpu)} µs CPU per invocation above.`,
@@ -472,7 +473,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     out.push(
       '#### A push against a fuller gateway',
       '',
-      `The same POST of our typical body (lib/metrics/gateway.ts) to a separate, scratch Pushgateway (${breakdown.scratchVersion ?? '?'}) that ` +
+      `The same POST of our typical body (packages/middy-pushgateway/src/gateway.ts) to a separate, scratch Pushgateway (${breakdown.scratchVersion ?? '?'}) that ` +
         'holds more and more groups, each a copy of our whole registry, and to one run with `--push.disable-consistency-check` ' +
         'filled alike. A deployment holds one group per function and slot: 17 functions × 16 slots (serverless.yml ' +
         '`custom.concurrency`) = 272. p50 of 200 pushes (60 at 272 groups).',
@@ -499,11 +500,11 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
     '',
     'Built with esbuild as serverless.yml\'s `custom.esbuild` does (bundle, minify, keepNames, ESM, node24, the ' +
       '`createRequire` banner, same externals, source map beside it). **without metrics** swaps lib/metrics/{' +
-      'container,http,cache,errors,business,database}.ts for the no-op stubs in scripts/bench/stubs/metrics, so prom-client, ' +
+      'container,cache,errors,business,database}.ts for the no-op stubs in scripts/bench/stubs/metrics, so prom-client, ' +
       'the pusher and the slot store are not in it.',
     '',
     table(
-      ['build', 'bundle', 'gzip -9', 'source map', 'of which prom-client + its deps', 'of which lib/metrics'],
+      ['build', 'bundle', 'gzip -9', 'source map', 'of which prom-client + its deps', 'of which lib/metrics + middy-pushgateway'],
       [withM, withoutM].map((b) => [`**${b.kind}**`, `${kb(b.bytes)} (${int(b.bytes)} B)`, kb(b.gzipBytes), kb(b.mapBytes), kb(b.promClientBytes), kb(b.metricsLibBytes)]),
     ),
     '',

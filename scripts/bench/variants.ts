@@ -1,5 +1,5 @@
 // The in-process variants of `npm run bench`, in table order, and what a child reports for one run.
-import type { PushStatus } from '../../lib/metrics/pusher.ts';
+import type { PushStatus } from '../../packages/middy-pushgateway/src/pusher.ts';
 
 export const VARIANTS = ['bare', 'recorded', 'ours', 'ours-every', 'after-response', 'naive', 'powertools'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -12,7 +12,7 @@ export const DESCRIPTIONS: Record<Variant, string> = {
   ours: 'real handler, our pusher awaited in requestEnd, as deployed (METRICS_PUSH_INTERVAL_MS=5000): every invocation renews the slot lease and stores the series that changed in Redis; the changed families are POSTed to the gateway at most once every 5 s',
   'ours-every': '"ours" with METRICS_PUSH_INTERVAL_MS=0: the Redis store and a gateway POST of the changed families after every invocation',
   'after-response':
-    '"ours" with METRICS_AFTER_RESPONSE=true: an internal Lambda extension, registered at import against a stand-in of the Extensions API in the bench child, holds the freeze until the push has settled, and the handler returns without awaiting it. Latency is still the handler call alone; CPU spans the whole phase, until the extension asks for its next event (`event/next`), so the HTTP handling of the stand-in, in the same process, counts too; "busy after response" is the time from the answer to that `event/next`, which Lambda bills and the next invocation waits for',
+    '"ours" with METRICS_AFTER_RESPONSE=true: an internal Lambda extension, registered at import against a stand-in of the Extensions API in a worker thread of the bench child, holds the freeze until the push has settled, and the handler returns without awaiting it. Latency is still the handler call alone; CPU spans the whole phase, until the extension asks for its next event (`event/next`), so the HTTP handling of the stand-in, in the same process, counts too; "busy after response" is the time from the answer to that `event/next`, which Lambda bills and the next invocation waits for',
   naive: '"recorded" + prom-client `collectDefaultMetrics()` and `new Pushgateway(url).pushAdd()` of the global registry after every invocation',
   powertools: '"bare" + Powertools `logMetrics` (2 metrics per invocation, EMF on stdout)',
 };

@@ -62,7 +62,7 @@ const THREADS = Math.min(2, os.availableParallelism(), CONNECTIONS);
 const USERS_PER_PHASE = 8;
 const PASSWORD = 'load-password-1';
 // Short leases, so that at the end the last containers' slots lapse quickly and the janitor can put their
-// stored, not yet posted values on the gateway (lib/metrics/pusher.ts).
+// stored, not yet posted values on the gateway (packages/middy-pushgateway/src/pusher.ts).
 const LEASE_TTL_MS = 3000;
 // High enough that no order of the run meets OUT_OF_STOCK.
 const STOCK = 1_000_000;

@@ -1,4 +1,4 @@
-// Sees the bodies the gateway client (lib/metrics/gateway.ts) POSTs, by wrapping node:http's `request`, which
+// Sees the bodies the gateway client (packages/middy-pushgateway/src/gateway.ts) POSTs, by wrapping node:http's `request`, which
 // it calls through the module object. For tests and the bench; returns a function that unwraps.
 import http from 'node:http';
 

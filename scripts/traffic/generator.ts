@@ -9,7 +9,7 @@
 //
 // The report also keeps what the client saw, as the shop's counters should count it (`answered`, `counted`):
 // the exactness suite compares them with what reached the Pushgateway.
-import { seriesKey } from '../../lib/metrics/exposition.ts';
+import { seriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
 
 export interface Credentials {
   email: string;

@@ -19,7 +19,7 @@ import { freePort, requireBinaries } from '../../scripts/servers/process.ts';
 import { gatewayBinaryAvailable, PushgatewayProcess } from '../../scripts/servers/pushgateway.ts';
 import { PostgresProcess, postgresBin } from '../../scripts/servers/postgres.ts';
 import { RedisProcess, redisAvailable } from '../../scripts/servers/redis.ts';
-import { parseSeriesKey } from '../../lib/metrics/exposition.ts';
+import { parseSeriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
 import { Sandbox, type Invocation, type SandboxOptions } from '../support/lambda-emulator.ts';
 import { gatewayTotals } from '../support/gateway-totals.ts';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { startOffline, type Offline } from '../../scripts/load/offline.ts';
 import { runTraffic, type TrafficReport } from '../../scripts/traffic/generator.ts';
-import { parseSeriesKey, seriesKey } from '../../lib/metrics/exposition.ts';
+import { parseSeriesKey, seriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
 import { config } from '../../lib/config.ts';
 import { freePort, requireBinaries } from '../../scripts/servers/process.ts';
 import { gatewayBinaryAvailable, PushgatewayProcess } from '../../scripts/servers/pushgateway.ts';

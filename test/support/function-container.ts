@@ -2,8 +2,8 @@
 // an environment of its own: lib/config.ts reads the environment once per module graph, and each worker has
 // its own graph, so a fault test can point containers at servers it owns and breaks, several at once.
 import { Worker } from 'node:worker_threads';
-import type { JanitorReport } from '../../lib/metrics/janitor.ts';
-import type { PushStatus } from '../../lib/metrics/pusher.ts';
+import type { JanitorReport } from '../../packages/middy-pushgateway/src/janitor.ts';
+import type { PushStatus } from '../../packages/middy-pushgateway/src/pusher.ts';
 
 export interface CallOptions {
   body?: unknown;

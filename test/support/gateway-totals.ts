@@ -1,7 +1,8 @@
 // What a Pushgateway holds, summed over its groups the way a dashboard sums over instances: per series of
 // our job, keeping the group's `function` label and dropping `instance` (the push slot).
-import { groupSeries, JOB, readGroups } from '../../lib/metrics/gateway.ts';
-import { seriesKey } from '../../lib/metrics/exposition.ts';
+import { groupSeries, readGroups } from '../../packages/middy-pushgateway/src/gateway.ts';
+import { SHOP_JOB as JOB } from '../../lib/metrics/registry.ts';
+import { seriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
 
 export interface GatewayTotals {
   /** Sum per series key, `function` label included (e.g. `http_requests_total{function="x",method=...}`). */

@@ -1,11 +1,11 @@
-// A Pushgateway in memory, as the pusher's and the janitor's `transport` (lib/metrics/pusher.ts), on a clock
+// A Pushgateway in memory, as the pusher's and the janitor's `transport` (packages/middy-pushgateway/src/pusher.ts), on a clock
 // the test controls. It keeps what the real one keeps, as far as our pushes can tell: groups by grouping key,
 // a POST replacing the group's families of the same name, a PUT the whole group, a DELETE dropping it, and
-// GET /api/v1/metrics in the real JSON shape (the one lib/metrics/gateway.ts `groupSeries` reads). Its faults
+// GET /api/v1/metrics in the real JSON shape (the one packages/middy-pushgateway/src/gateway.ts `groupSeries` reads). Its faults
 // are the network's as well as its own: `down` refuses at once; `hang` holds requests, whose callers give up
 // when their AbortSignal fires, while the requests themselves wait to be applied late, in any order.
-import { seriesKey, type FamilyType, type Labels } from '../../lib/metrics/exposition.ts';
-import type { GatewayRequest } from '../../lib/metrics/gateway.ts';
+import { seriesKey, type FamilyType, type Labels } from '../../packages/middy-pushgateway/src/exposition.ts';
+import type { GatewayRequest } from '../../packages/middy-pushgateway/src/gateway.ts';
 
 export type GatewayFault = 'down' | 'hang';
 
@@ -84,7 +84,7 @@ export class MemoryGateway {
     return Promise.resolve().then(() => this.handle(url, request));
   };
 
-  /** Each series of a job summed over its groups, keyed as lib/metrics/exposition.ts `seriesKey`. */
+  /** Each series of a job summed over its groups, keyed as packages/middy-pushgateway/src/exposition.ts `seriesKey`. */
   totals(job: string): Map<string, number> {
     const totals = new Map<string, number>();
     for (const group of this.groups.values()) {
@@ -154,7 +154,7 @@ function groupingKey(pathname: string): Labels {
 const unescape = (text: string) => text.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 const number = (text: string) => (text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : Number(text));
 
-/** Text exposition 0.0.4, as lib/metrics/exposition.ts `render` writes it: HELP and TYPE before each family's samples. */
+/** Text exposition 0.0.4, as packages/middy-pushgateway/src/exposition.ts `render` writes it: HELP and TYPE before each family's samples. */
 function parse(body: string): Map<string, StoredFamily> {
   const families = new Map<string, StoredFamily>();
   let current: [string, StoredFamily] | undefined;

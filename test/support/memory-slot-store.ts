@@ -1,9 +1,10 @@
-// A SlotStore in memory (lib/metrics/slots.ts), on a clock the test controls, with the failures a test needs
+// A SlotStore in memory (packages/middy-pushgateway/src/slots.ts), on a clock the test controls, with the failures a test needs
 // to cause: a lease taken over or lapsed, and commands refused, dropped or applied with their answer lost.
 // Its maps are its data: a test may read or change them, and they outlive `restart`.
+import { DEFAULT_JOB } from '../../packages/middy-pushgateway/src/gateway.ts';
 import { randomUUID } from 'node:crypto';
-import { seriesKey, type Family } from '../../lib/metrics/exposition.ts';
-import { NotSentError, type IdleGroup, type Lease, type SlotStore, type StoredSeries } from '../../lib/metrics/slots.ts';
+import { seriesKey, type Family } from '../../packages/middy-pushgateway/src/exposition.ts';
+import { NotSentError, type IdleGroup, type Lease, type SlotStore, type StoredSeries } from '../../packages/middy-pushgateway/src/slots.ts';
 
 /**
  * How Redis fails a command: `refuse`, never sent (NotSentError, as ioredis without a connection); `drop`, sent
@@ -11,11 +12,12 @@ import { NotSentError, type IdleGroup, type Lease, type SlotStore, type StoredSe
  */
 export type RedisFault = 'refuse' | 'drop' | 'loseReply';
 
-// As in lib/metrics/slots.ts: a holder stops trusting its lease a little before Redis lets it go.
+// As in packages/middy-pushgateway/src/slots.ts: a holder stops trusting its lease a little before Redis lets it go.
 const CLOCK_MARGIN_MS = 1000;
 const JANITOR_LEASE_MS = 10_000;
 
 export class MemorySlotStore implements SlotStore {
+  readonly job = DEFAULT_JOB;
   /** `<fn>:<id>` -> holder; a lease whose `expiresAt` has passed is free. */
   readonly leases = new Map<string, { token: string; expiresAt: number }>();
   /** `<fn>:<id>` -> the group's stored series. */
@@ -80,7 +82,7 @@ export class MemorySlotStore implements SlotStore {
     return lease && lease.expiresAt > this.now() ? lease.token : undefined;
   }
 
-  /** A store writes the series given; the others keep their values (lib/metrics/slots.ts). */
+  /** A store writes the series given; the others keep their values (packages/middy-pushgateway/src/slots.ts). */
   private merge(key: string, values: StoredSeries[]): void {
     const merged = new Map((this.state.get(key) ?? []).map((v) => [seriesKey(v[1], v[2]), v]));
     for (const v of structuredClone(values)) merged.set(seriesKey(v[1], v[2]), v);
@@ -198,5 +200,4 @@ export class MemorySlotStore implements SlotStore {
     }
   }
 
-  close(): void {}
 }

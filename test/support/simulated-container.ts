@@ -1,8 +1,8 @@
 // A function container in miniature for push tests: its own registry with the contract's HTTP and order
 // families, and its own pusher (or a naive push), as separate Lambda containers would have.
 import { Counter, Histogram, Pushgateway, Registry } from 'prom-client';
-import { createPusher, type Pusher } from '../../lib/metrics/pusher.ts';
-import { createRedisSlotStore, type SlotStore } from '../../lib/metrics/slots.ts';
+import { createPusher, type Pusher } from '../../packages/middy-pushgateway/src/pusher.ts';
+import { redisSlots } from './redis-slots.ts';
 
 export interface ContainerOptions {
   functionName: string;
@@ -43,11 +43,11 @@ function record(f: ReturnType<typeof families>, n: number, cents: number): void 
 export class SimulatedContainer {
   readonly registry = new Registry();
   readonly pusher: Pusher;
-  private readonly slots: SlotStore | undefined;
+  private readonly slots: ReturnType<typeof redisSlots> | undefined;
   private readonly metrics = families(this.registry);
 
   constructor(options: ContainerOptions) {
-    this.slots = options.redisUrl ? createRedisSlotStore(options.redisUrl, 100) : undefined;
+    this.slots = options.redisUrl ? redisSlots(options.redisUrl, 100) : undefined;
     this.pusher = createPusher({
       registry: this.registry,
       functionName: options.functionName,

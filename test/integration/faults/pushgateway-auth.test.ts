@@ -10,7 +10,7 @@ import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../scripts/ser
 import { freePort, requireBinaries } from '../../../scripts/servers/process.ts';
 import { familyTotal } from '../../../scripts/support/gateway.ts';
 import { aProduct, unique } from '../../support/fixtures.ts';
-import { authHeaders, readGroups } from '../../../lib/metrics/gateway.ts';
+import { authHeaders, readGroups } from '../../../packages/middy-pushgateway/src/gateway.ts';
 
 const USERNAME = 'shop';
 const PASSWORD = 'gateway-secret-for-tests-7f3a9c';

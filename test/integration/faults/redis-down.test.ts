@@ -13,7 +13,7 @@ import { aProduct, unique } from '../../support/fixtures.ts';
 
 const LEASE_TTL_MS = 2000; // valid by the holder's clock for 1 s after each renewal (slots.ts keeps a 1 s margin)
 const CONTAINERS = 3;
-// A container in an overflow group tries for a slot again every 5 s (lib/metrics/pusher.ts): recovery must outlast that.
+// A container in an overflow group tries for a slot again every 5 s (packages/middy-pushgateway/src/pusher.ts): recovery must outlast that.
 const RECLAIM_MS = 5000;
 
 const servers = requireBinaries(gatewayBinaryAvailable() && redisAvailable(), 'prometheus-pushgateway and redis-server');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { registry } from '../../../../lib/metrics/registry.ts';
 import { pushMetrics } from '../../../../lib/metrics/container.ts';
-import { render, snapshot } from '../../../../lib/metrics/exposition.ts';
+import { render, snapshot } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 import { businessRegistry } from '../../../../lib/metrics/business-gauges.ts';
 import { api } from '../../../../lib/http/api.ts';
 import { ok } from '../../../../lib/http/responses.ts';

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedContainer } from '../../../support/simulated-container.ts';
 import { runWorkload } from '../../../support/workload.ts';
 import { unique } from '../../../support/fixtures.ts';
-import { runJanitor } from '../../../../lib/metrics/janitor.ts';
-import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
-import { snapshot } from '../../../../lib/metrics/exposition.ts';
+import { runJanitor } from '../../../../packages/middy-pushgateway/src/janitor.ts';
+import { redisSlots } from '../../../support/redis-slots.ts';
+import { snapshot } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 
 const { PROMETHEUS_URL: prometheusUrl, PUSHGATEWAY_URL: gatewayUrl, REDIS_URL: redisUrl } = process.env;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,7 +45,7 @@ describe.runIf(prometheusUrl && gatewayUrl && redisUrl)('Prometheus reading the 
     // As deployed: the last second of each slot was stored in Redis, not sent; once the leases lapse, the
     // janitor puts it on the gateway.
     await sleep(2500);
-    const slots = createRedisSlotStore(redisUrl!, 1000);
+    const slots = redisSlots(redisUrl!, 1000);
     await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(warmers[0]!.registry)).families, onlyFunction: functionName });
     slots.close();
     await sleep(3000); // at least two scrapes after the last push

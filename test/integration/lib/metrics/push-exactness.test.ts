@@ -6,9 +6,9 @@ import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.
 import { unique } from '../../../support/fixtures.ts';
 import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../../scripts/servers/pushgateway.ts';
 import { freePort } from '../../../../scripts/servers/process.ts';
-import { runJanitor } from '../../../../lib/metrics/janitor.ts';
-import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
-import { snapshot } from '../../../../lib/metrics/exposition.ts';
+import { runJanitor } from '../../../../packages/middy-pushgateway/src/janitor.ts';
+import { redisSlots } from '../../../support/redis-slots.ts';
+import { snapshot } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 
 const redisUrl = process.env.REDIS_URL;
 let gatewayUrl: string | undefined;
@@ -73,7 +73,7 @@ describe.runIf(redisUrl && (gatewayBinaryAvailable() || process.env.CI))('fleet 
     // interval, not sent (and a last push may have timed out on this busy machine): the janitor puts the
     // stored state on the gateway once the leases have lapsed.
     await new Promise((resolve) => setTimeout(resolve, 1200));
-    const slots = createRedisSlotStore(redisUrl!, 1000);
+    const slots = redisSlots(redisUrl!, 1000);
     await runJanitor({ gatewayUrl: gatewayUrl!, slots, staleAfterSeconds: 3600, families: (await snapshot(containers[0]!.registry)).families, onlyFunction: functionName });
     slots.close();
     // Assess

@@ -7,9 +7,9 @@ import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.
 import { PushgatewayProcess, gatewayBinaryAvailable } from '../../../../scripts/servers/pushgateway.ts';
 import { freePort } from '../../../../scripts/servers/process.ts';
 import { unique } from '../../../support/fixtures.ts';
-import { runJanitor } from '../../../../lib/metrics/janitor.ts';
-import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
-import { snapshot } from '../../../../lib/metrics/exposition.ts';
+import { runJanitor } from '../../../../packages/middy-pushgateway/src/janitor.ts';
+import { redisSlots } from '../../../support/redis-slots.ts';
+import { snapshot } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 
 const redisUrl = process.env.REDIS_URL;
 const PUSH_TIMEOUT_MS = 200;
@@ -43,7 +43,7 @@ describe.runIf(redisUrl && (gatewayBinaryAvailable() || process.env.CI))('a Push
     await outage;
     // Every container is gone now; once their leases lapse, the janitor puts the slots' state back.
     await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS + 200));
-    const slots = createRedisSlotStore(redisUrl!, 100);
+    const slots = redisSlots(redisUrl!, 100);
     const report = await runJanitor({
       gatewayUrl: gateway.url,
       slots,

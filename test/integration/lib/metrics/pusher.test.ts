@@ -1,9 +1,9 @@
 // The pusher's rules, one at a time, against a real Pushgateway and a slot store whose failures we control.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { createPusher } from '../../../../lib/metrics/pusher.ts';
-import { runJanitor } from '../../../../lib/metrics/janitor.ts';
-import { snapshot } from '../../../../lib/metrics/exposition.ts';
+import { createPusher } from '../../../../packages/middy-pushgateway/src/pusher.ts';
+import { runJanitor } from '../../../../packages/middy-pushgateway/src/janitor.ts';
+import { snapshot } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 import { MemorySlotStore } from '../../../support/memory-slot-store.ts';
 import { familyTotal, gatewayGroups } from '../../../../scripts/support/gateway.ts';
 import { unique } from '../../../support/fixtures.ts';

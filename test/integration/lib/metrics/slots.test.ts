@@ -1,13 +1,13 @@
 // Slot leases in a real Redis: which slot a container gets decides how many groups the gateway ends up holding.
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRedisSlotStore } from '../../../../lib/metrics/slots.ts';
+import { redisSlots } from '../../../support/redis-slots.ts';
 import { unique } from '../../../support/fixtures.ts';
 
 const redisUrl = process.env.REDIS_URL;
 
 describe.runIf(redisUrl || process.env.CI)('Redis slot leases', () => {
-  const slots = createRedisSlotStore(redisUrl!, 1000);
+  const slots = redisSlots(redisUrl!, 1000);
   afterAll(() => slots.close());
 
   it('gives concurrent claims the lowest free slots, each to one of them, and none once all are held', async () => {

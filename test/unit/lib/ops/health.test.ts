@@ -7,7 +7,7 @@ const cache = vi.hoisted(() => ({ cacheKind: vi.fn(() => 'redis' as const), ping
 vi.mock('../../../../lib/db/ping.ts', () => database);
 vi.mock('../../../../lib/cache/index.ts', () => cache);
 // A unit test reaches no gateway, even where PUSHGATEWAY_URL is set.
-vi.mock('../../../../lib/metrics/gateway.ts', () => ({ authHeaders: () => ({}), gatewayRequest: async () => {} }));
+vi.mock('../../../../packages/middy-pushgateway/src/gateway.ts', () => ({ authHeaders: () => ({}), gatewayRequest: async () => {} }));
 
 const { checkHealth } = await import('../../../../lib/ops/health.ts');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHolds } from '../../../../lib/metrics/after-response.ts';
+import { createHolds } from '../../../packages/middy-pushgateway/src/after-response.ts';
 
 const later = () => {
   const { promise, resolve } = Promise.withResolvers<void>();

@@ -8,12 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { createPusher } from '../../../../lib/metrics/pusher.ts';
-import { runJanitor, RUN_LOCK_MS } from '../../../../lib/metrics/janitor.ts';
-import { snapshot } from '../../../../lib/metrics/exposition.ts';
-import { JOB, type GatewayRequest } from '../../../../lib/metrics/gateway.ts';
-import { MemorySlotStore, type RedisFault } from '../../../support/memory-slot-store.ts';
-import { MemoryGateway, type GatewayFault } from '../../../support/memory-gateway.ts';
+import { createPusher } from '../../../packages/middy-pushgateway/src/pusher.ts';
+import { runJanitor, RUN_LOCK_MS } from '../../../packages/middy-pushgateway/src/janitor.ts';
+import { snapshot } from '../../../packages/middy-pushgateway/src/exposition.ts';
+import { DEFAULT_JOB as JOB, type GatewayRequest } from '../../../packages/middy-pushgateway/src/gateway.ts';
+import { MemorySlotStore, type RedisFault } from '../../support/memory-slot-store.ts';
+import { MemoryGateway, type GatewayFault } from '../../support/memory-gateway.ts';
 
 const FN = 'checkout';
 const GATEWAY_URL = 'http://gateway.test';

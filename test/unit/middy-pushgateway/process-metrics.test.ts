@@ -2,16 +2,17 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const registryModule = fileURLToPath(new URL('../../../../lib/metrics/registry.ts', import.meta.url));
-const systemModule = fileURLToPath(new URL('../../../../lib/metrics/system.ts', import.meta.url));
+const processMetrics = fileURLToPath(new URL('../../../packages/middy-pushgateway/src/process-metrics.ts', import.meta.url));
 
 // A container in a worker thread (serverless-offline) reads its CPU seconds twice, idle in between, while the
 // main thread (another container, as far as the process is concerned) burns CPU.
 const containerCode = `
 const { parentPort } = require('node:worker_threads');
 (async () => {
-  const { registry } = await import(${JSON.stringify(registryModule)});
-  await import(${JSON.stringify(systemModule)});
+  const { Registry } = await import('prom-client');
+  const { registerProcessMetrics } = await import(${JSON.stringify(processMetrics)});
+  const registry = new Registry();
+  registerProcessMetrics(registry);
   const cpuSeconds = async () => (await registry.getSingleMetric('process_cpu_seconds_total').get()).values[0].value;
   const before = await cpuSeconds();
   parentPort.postMessage('burn now');

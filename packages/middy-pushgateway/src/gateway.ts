@@ -1,10 +1,11 @@
-// Talking to the Pushgateway: group URLs, credentials, reading and writing groups. Shared by the pusher, the
-// janitor, the business collector and the health check.
+// Talking to the Pushgateway: group URLs, credentials, reading and writing groups. Shared by the pusher and the
+// janitor, and exported for an application's own groups and checks.
 import http from 'node:http';
 import https from 'node:https';
 import type { StoredSeries } from './slots.ts';
 
-export const JOB = 'serverless-shop';
+/** The `job` label of the groups when none is given. */
+export const DEFAULT_JOB = 'lambda';
 
 export interface GatewayAuth {
   username: string;
@@ -12,7 +13,7 @@ export interface GatewayAuth {
 }
 
 /** `/metrics/job/<job>/function/<fn>/instance/<instance>`, with `@base64` for values holding a slash. */
-export function groupUrl(gatewayUrl: string, fn: string, instance: string, job = JOB): string {
+export function groupUrl(gatewayUrl: string, fn: string, instance: string, job = DEFAULT_JOB): string {
   const part = (value: string) =>
     value.includes('/') ? `${Buffer.from(value).toString('base64url')}@base64` : encodeURIComponent(value);
   return new URL(`/metrics/job/${part(job)}/function/${part(fn)}/instance/${part(instance)}`, gatewayUrl).href;

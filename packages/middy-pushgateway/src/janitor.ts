@@ -1,4 +1,4 @@
-// Keeps the gateway bounded and honest, run on a schedule (functions/ops/metrics-janitor.ts). For every group
+// Keeps the gateway bounded and honest, run on a schedule (a scheduled function of the application's). For every group
 // with a Redis state (slots and overflow groups), the gateway is brought up to that state, series by series
 // the higher of the two (both are values a single writer once held, so neither is ever above what was
 // counted): a POST that timed out, landed late or was lost with a restarted gateway is made good, and so is a
@@ -11,14 +11,14 @@
 // function's own code registers.
 import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
 import type { SlotStore } from './slots.ts';
-import { groupSeries, groupUrl, JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
+import { groupSeries, groupUrl, DEFAULT_JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
 
 export interface JanitorOptions {
   gatewayUrl: string;
   slots?: SlotStore;
   staleAfterSeconds: number;
-  /** HELP and TYPE of the families this code registers, for those Redis has no record of. */
-  families: Map<string, Family>;
+  /** HELP and TYPE of families Redis has no record of (the containers record theirs); default none. */
+  families?: Map<string, Family>;
   job?: string;
   /** Limits the run to one function (tests share Redis and must not touch each other's slots). */
   onlyFunction?: string;
@@ -49,13 +49,14 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
 }
 
 async function clean(options: JanitorOptions): Promise<JanitorReport> {
-  const job = options.job ?? JOB;
+  const job = options.slots?.job ?? options.job ?? DEFAULT_JOB;
+  if (options.job !== undefined && options.job !== job) throw new TypeError(`middy-pushgateway: the janitor's job "${options.job}" is not its slot store's "${job}"`);
   const now = options.now ?? Date.now;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const transport: Transport = (url, request) => (options.transport ?? gatewayRequest)(url, { ...request, signal: AbortSignal.timeout(timeoutMs) });
   const report: JanitorReport = { deleted: [], healed: [] };
   const body = await readGroups(options.gatewayUrl, { headers: options.headers }, transport);
-  const families = new Map([...options.families, ...((await options.slots?.families()) ?? [])]);
+  const families = new Map([...(options.families ?? []), ...((await options.slots?.families()) ?? [])]);
   const ours = (fn: string | undefined) => fn !== undefined && (options.onlyFunction === undefined || fn === options.onlyFunction);
   const urlOf = (fn: string, instance: string) => groupUrl(options.gatewayUrl, fn, instance, job);
   const remove = (fn: string, instance: string) => transport(urlOf(fn, instance), { method: 'DELETE', headers: options.headers });

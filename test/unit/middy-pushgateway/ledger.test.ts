@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as ledgers from '../../../../lib/metrics/ledger.ts';
+import * as ledgers from '../../../packages/middy-pushgateway/src/ledger.ts';
 
 const A = 'a_total{}';
 const B = 'b_total{}';

@@ -3,6 +3,7 @@
 // registered extension have asked for their next event, so an extension that asks only when its work is done
 // holds the freeze until then, after the runtime has already posted the response.
 import http from 'node:http';
+import { Worker } from 'node:worker_threads';
 
 const API = '2020-01-01/extension';
 
@@ -47,14 +48,49 @@ function call(runtimeApi: string, method: string, path: string, headers: Record<
   });
 }
 
+// The registration, run in a worker thread while the module's own thread waits for it (below).
+const REGISTER = `
+const { workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { runtimeApi, name, shared } = workerData;
+const done = (status, text) => {
+  const bytes = Buffer.from(text).subarray(0, shared.byteLength - 8);
+  new Uint8Array(shared, 8).set(bytes);
+  const header = new Int32Array(shared, 0, 2);
+  header[1] = bytes.length;
+  Atomics.store(header, 0, status);
+  Atomics.notify(header, 0);
+};
+const request = http.request('http://' + runtimeApi + '/2020-01-01/extension/register', {
+  method: 'POST',
+  headers: { 'Lambda-Extension-Name': name, 'Content-Type': 'application/json' },
+}, (response) => {
+  response.resume();
+  response.on('end', () => done(response.statusCode, String(response.headers['lambda-extension-identifier'] ?? '')));
+});
+request.on('error', (err) => done(-1, err.message));
+request.end(JSON.stringify({ events: ['INVOKE'] }));
+`;
+
 /**
  * Registers an internal extension for INVOKE events (internal extensions cannot take SHUTDOWN: the runtime gets
- * SIGTERM instead). Only possible during init, before the runtime first asks for an invocation.
+ * SIGTERM instead). Only possible during init, before the runtime first asks for an invocation, and the runtime
+ * asks as soon as the handler's module has loaded. So this blocks until Lambda has answered (at most
+ * `timeoutMs`), with the request made from a worker thread: waiting with a top-level `await` instead would make
+ * the bundle an async module, which `require()` cannot load (`serverless invoke local` does that).
  */
-export async function registerInternalExtension(runtimeApi: string, name: string): Promise<InternalExtension> {
-  const registered = await call(runtimeApi, 'POST', 'register', { 'Lambda-Extension-Name': name, 'Content-Type': 'application/json' }, JSON.stringify({ events: ['INVOKE'] }));
-  const id = registered.headers['lambda-extension-identifier'];
-  if (registered.status !== 200 || typeof id !== 'string') throw new Error(`extension registration refused: ${registered.status} ${registered.body}`);
+export function registerInternalExtension(runtimeApi: string, name: string, timeoutMs = 2000): InternalExtension {
+  const shared = new SharedArrayBuffer(8 + 1024);
+  const header = new Int32Array(shared, 0, 2);
+  const worker = new Worker(REGISTER, { eval: true, workerData: { runtimeApi, name, shared } });
+  worker.unref();
+  const waited = Atomics.wait(header, 0, 0, timeoutMs);
+  void worker.terminate();
+  const status = Atomics.load(header, 0);
+  const answer = Buffer.from(new Uint8Array(shared, 8, header[1])).toString();
+  if (waited === 'timed-out') throw new Error(`extension registration: no answer within ${timeoutMs} ms`);
+  if (status !== 200 || answer === '') throw new Error(`extension registration refused: ${status === -1 ? answer : `status ${status}`}`);
+  const id = answer;
   return {
     async next(readWhen) {
       const answer = await call(runtimeApi, 'GET', 'event/next', { 'Lambda-Extension-Identifier': id }, undefined, readWhen);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { parseSeriesKey, render, seriesKey, snapshot } from '../../../../lib/metrics/exposition.ts';
+import { parseSeriesKey, render, seriesKey, snapshot } from '../../../packages/middy-pushgateway/src/exposition.ts';
 
 describe('series and their exposition', () => {
   it('keys a series by name and sorted labels', () => {

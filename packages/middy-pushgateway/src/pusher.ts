@@ -1,7 +1,7 @@
 // Pushes one container's registry to the Pushgateway so that fleet totals stay exact (docs/design.md, "Push
 // semantics"). It never throws, and waits for the gateway at most `timeoutMs` per push.
 //
-// Every increment goes to exactly one group (lib/metrics/ledger.ts):
+// Every increment goes to exactly one group (ledger.ts):
 // - a slot, leased in Redis, when the store that renews the lease acknowledges it. The slot's gateway group is
 //   only ever shown what its Redis state holds, so any holder, the janitor or a late POST may write it and
 //   none can show more than was counted. Its POST goes out at most once per `pushIntervalMs`: the rest is
@@ -16,7 +16,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, storedSeriesMap, type Series } from './exposition.ts';
 import { createSeriesReader } from './series-reader.ts';
 import { NotSentError, type Lease, type SlotStore, type StoredSeries } from './slots.ts';
-import { authHeaders, groupSeries, groupUrl, JOB, gatewayRequest, readGroups, TEXT_FORMAT, type GatewayAuth, type Transport } from './gateway.ts';
+import { authHeaders, groupSeries, groupUrl, DEFAULT_JOB, gatewayRequest, readGroups, TEXT_FORMAT, type GatewayAuth, type Transport } from './gateway.ts';
 import * as ledgers from './ledger.ts';
 import type { Account, Amounts } from './ledger.ts';
 
@@ -69,7 +69,7 @@ interface Group {
 const RETRY_IN_DOUBT_MS = 1000;
 
 export function createPusher(options: PusherOptions) {
-  const job = options.job ?? JOB;
+  const job = options.job ?? DEFAULT_JOB;
   const fn = options.functionName;
   const now = options.now ?? Date.now;
   const transport = options.transport ?? gatewayRequest;

@@ -2,7 +2,7 @@
 // hands its push over instead of awaiting it, and the handler answers at once. The Node runtime waits for its next
 // event off the JavaScript thread, so the push goes on running, and an internal extension holds the freeze:
 // it asks Lambda for its next event only once the push of the invocation it was told about has settled.
-import { registerInternalExtension, type InternalExtension } from '../aws/lambda-extension.ts';
+import { registerInternalExtension, type InternalExtension } from './lambda-extension.ts';
 
 /**
  * Starts `work` once the runtime has posted the response, so that none of it delays the answer. Lambda's Node
@@ -60,12 +60,13 @@ export function createHolds() {
 
 /**
  * Registers the internal extension and starts its loop; undefined (and the caller awaits its pushes) when Lambda
- * refuses it. Called during init: registration closes when the runtime first asks for an invocation.
+ * refuses it. Call it during init, from the handler module's top level: registration closes when the runtime
+ * first asks for an invocation.
  */
-export async function guardFreezes(runtimeApi: string, onError: (message: string, err: unknown) => void): Promise<FreezeGuard | undefined> {
+export function guardFreezes(runtimeApi: string, onError: (message: string, err: unknown) => void): FreezeGuard | undefined {
   let extension: InternalExtension;
   try {
-    extension = await registerInternalExtension(runtimeApi, 'shop-metrics');
+    extension = registerInternalExtension(runtimeApi, 'middy-pushgateway');
   } catch (err) {
     onError('metrics extension not registered: pushes are awaited before the response', err);
     return undefined;

@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
-import { seriesKey, snapshot, type Series } from '../../../../lib/metrics/exposition.ts';
-import { createSeriesReader } from '../../../../lib/metrics/series-reader.ts';
+import { seriesKey, snapshot, type Series } from '../../../packages/middy-pushgateway/src/exposition.ts';
+import { createSeriesReader } from '../../../packages/middy-pushgateway/src/series-reader.ts';
 
 function shop() {
   const registry = new Registry();

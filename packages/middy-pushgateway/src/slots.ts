@@ -4,8 +4,9 @@
 // Redis keeps the group's cumulative values, a hash field per series: the next holder of a slot continues from
 // them, so a slot never goes backwards, and the janitor can put any group back on a gateway that lost it.
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { parseSeriesKey, seriesKey, type Family } from './exposition.ts';
-import { connectRedis } from '../redis.ts';
+import { DEFAULT_JOB } from './gateway.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
@@ -24,6 +25,8 @@ export interface Lease {
 export class NotSentError extends Error {}
 
 export interface SlotStore {
+  /** The job whose groups this store holds: its keys are the job's alone. */
+  readonly job: string;
   /**
    * Takes the lowest free slot below `max` (NX) for `token`, or returns undefined when all are held. Idempotent
    * for a token: a claim whose answer was lost and that is tried again gets the slot the first one took.
@@ -55,7 +58,6 @@ export interface SlotStore {
   withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined>;
   /** Runs `work` unless another holder has the lock `name` (held at most `ttlMs`); undefined if it had. */
   exclusive<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined>;
-  close(): void;
 }
 
 export interface IdleGroup {
@@ -63,14 +65,30 @@ export interface IdleGroup {
   forget(): Promise<void>;
 }
 
-const leaseKey = (fn: string, id: string | number) => `metrics:lease:${fn}:${id}`;
-// A hash of "<family>|<series key>" -> value.
-const STATE_PREFIX = 'metrics:series:';
-const stateKey = (fn: string, id: string | number) => `${STATE_PREFIX}${fn}:${id}`;
-const STATE_KEY = new RegExp(`^${STATE_PREFIX}(.+):([^:]+)$`);
+// Every key of a job under its own prefix: services sharing one Redis (each its own job) never meet. The job
+// is escaped so that a ':' in it cannot make one job's keys look like another's. Write markers are per token.
+function keysOf(job: string) {
+  const prefix = `metrics:${encodeURIComponent(job)}:`;
+  const statePrefix = `${prefix}series:`;
+  // A hash of "<family>|<series key>" -> value, per group.
+  const stateKey = (fn: string, id: string | number) => `${statePrefix}${fn}:${id}`;
+  return {
+    lease: (fn: string, id: string | number) => `${prefix}lease:${fn}:${id}`,
+    state: stateKey,
+    stateMatch: `${statePrefix}*`,
+    /** The function and group id of a state key, or undefined for another job's key. */
+    parseState(key: string): { fn: string; id: string } | undefined {
+      if (!key.startsWith(statePrefix)) return undefined;
+      const rest = key.slice(statePrefix.length);
+      const colon = rest.lastIndexOf(':');
+      return colon > 0 ? { fn: rest.slice(0, colon), id: rest.slice(colon + 1) } : undefined;
+    },
+    // HELP and TYPE per family name, as JSON [type, help] (the gateway wants one HELP per family).
+    families: `${prefix}families`,
+    lock: (name: string) => `${prefix}lock:${name}`,
+  };
+}
 const writtenKey = (token: string) => `metrics:written:${token}`;
-// A hash of family name -> JSON [type, help], shared by every function (the gateway wants one HELP per family).
-const FAMILIES_KEY = 'metrics:families';
 // Long enough to settle a store whose answer was lost once Redis is back; a lease's marker is one small key.
 const WRITTEN_TTL_SECONDS = 3600;
 // Continuity outlives idle periods, but not forever: a slot unused for a week starts again from zero.
@@ -123,8 +141,29 @@ function fromFields(hash: Record<string, string>): StoredSeries[] {
   });
 }
 
-export function createRedisSlotStore(url: string, commandTimeoutMs: number): SlotStore {
-  const { redis, connected, release } = connectRedis(url, commandTimeoutMs);
+/**
+ * The slot store on an ioredis client of the caller's, which must neither queue commands while disconnected nor
+ * retry them (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`): a command sent again behind the pusher's
+ * back could apply an old store after a newer one, and one queued while Redis is down could not be told from
+ * one that reached it. A `commandTimeout` bounds every command, as the push's deadline needs.
+ */
+export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): SlotStore {
+  const keys = keysOf(job);
+  const { enableOfflineQueue, maxRetriesPerRequest, commandTimeout } = redis.options;
+  if (enableOfflineQueue !== false || maxRetriesPerRequest !== 0 || !commandTimeout) {
+    throw new TypeError('middy-pushgateway: the slots Redis client needs enableOfflineQueue: false, maxRetriesPerRequest: 0 and a commandTimeout');
+  }
+  // A fresh container's first command would otherwise race the handshake and always fail.
+  let firstReady: Promise<void> | undefined =
+    redis.status === 'ready'
+      ? undefined
+      : new Promise<void>((resolve) => {
+          redis.once('ready', () => resolve());
+          setTimeout(resolve, commandTimeout).unref();
+        }).then(() => void (firstReady = undefined));
+  const connected = async () => {
+    if (firstReady) await firstReady;
+  };
   // Sent by SHA (ioredis loads a script again when Redis answers NOSCRIPT): every invocation runs one.
   redis.defineCommand('metricsRenewAndStore', { numberOfKeys: 3, lua: RENEW_AND_STORE });
   redis.defineCommand('metricsStore', { numberOfKeys: 1, lua: STORE });
@@ -149,24 +188,25 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
   };
 
   const store: SlotStore = {
+    job,
     async claim(fn, max, ttlMs, token, waitMs) {
       await ensureSent(waitMs);
       const started = Date.now();
-      const keys = Array.from({ length: max }, (_, slot) => leaseKey(fn, slot));
-      const slot = Number(await scripts.metricsClaim(String(max), ...keys, token, String(ttlMs)));
+      const leases = Array.from({ length: max }, (_, slot) => keys.lease(fn, slot));
+      const slot = Number(await scripts.metricsClaim(String(max), ...leases, token, String(ttlMs)));
       return slot < 0 ? undefined : { id: String(slot), token, validUntil: validFrom(started, ttlMs) };
     },
     async load(fn, id) {
       await connected();
-      const stored = fromFields(await redis.hgetall(stateKey(fn, id)));
+      const stored = fromFields(await redis.hgetall(keys.state(fn, id)));
       return stored.length === 0 ? undefined : stored;
     },
     async renewAndStore(fn, lease, ttlMs, values, write, retake) {
       await ensureSent();
       const started = Date.now();
       const renewed = await scripts.metricsRenewAndStore(
-        leaseKey(fn, lease.id),
-        stateKey(fn, lease.id),
+        keys.lease(fn, lease.id),
+        keys.state(fn, lease.id),
         writtenKey(lease.token),
         lease.token,
         String(ttlMs),
@@ -186,16 +226,16 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
     },
     async release(fn, lease) {
       await ensureSent();
-      await redis.eval(RELEASE, 1, leaseKey(fn, lease.id), lease.token);
+      await redis.eval(RELEASE, 1, keys.lease(fn, lease.id), lease.token);
     },
     async saveFamilies(families) {
       await ensureSent();
       const pairs = [...families].flatMap((f) => [f.name, JSON.stringify([f.type, f.help])]);
-      if (pairs.length > 0) await redis.hset(FAMILIES_KEY, ...pairs);
+      if (pairs.length > 0) await redis.hset(keys.families, ...pairs);
     },
     async families() {
       await ensureSent(JANITOR_CONNECT_WAIT_MS); // the janitor's first command
-      const hash = await redis.hgetall(FAMILIES_KEY);
+      const hash = await redis.hgetall(keys.families);
       return new Map(
         Object.entries(hash).map(([name, json]) => {
           const [type, help] = JSON.parse(json) as [Family['type'], string];
@@ -208,11 +248,11 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       const found: { fn: string; id: string }[] = [];
       let cursor = '0';
       do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${STATE_PREFIX}*`, 'COUNT', 500);
+        const [next, page] = await redis.scan(cursor, 'MATCH', keys.stateMatch, 'COUNT', 500);
         cursor = next;
-        for (const key of keys) {
-          const match = STATE_KEY.exec(key);
-          if (match) found.push({ fn: match[1]!, id: match[2]! });
+        for (const key of page) {
+          const group = keys.parseState(key);
+          if (group) found.push(group);
         }
       } while (cursor !== '0');
       return found;
@@ -220,19 +260,19 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
     async withIdleGroup(fn, id, work) {
       await connected();
       const token = randomUUID();
-      if ((await redis.set(leaseKey(fn, id), token, 'PX', JANITOR_LEASE_MS, 'NX')) !== 'OK') return undefined;
+      if ((await redis.set(keys.lease(fn, id), token, 'PX', JANITOR_LEASE_MS, 'NX')) !== 'OK') return undefined;
       try {
         return await work(await store.load(fn, id), {
-          save: async (values) => void (await scripts.metricsStore(stateKey(fn, id), String(STATE_TTL_SECONDS), ...fields(values))),
-          forget: async () => void (await redis.del(stateKey(fn, id))),
+          save: async (values) => void (await scripts.metricsStore(keys.state(fn, id), String(STATE_TTL_SECONDS), ...fields(values))),
+          forget: async () => void (await redis.del(keys.state(fn, id))),
         });
       } finally {
-        await redis.eval(RELEASE, 1, leaseKey(fn, id), token).catch(() => {});
+        await redis.eval(RELEASE, 1, keys.lease(fn, id), token).catch(() => {});
       }
     },
     async exclusive(name, ttlMs, work) {
       await ensureSent(JANITOR_CONNECT_WAIT_MS);
-      const key = `metrics:lock:${name}`;
+      const key = keys.lock(name);
       const token = randomUUID();
       // A lost answer may hide a lock we took: then the key holds our token.
       const taken = await redis.set(key, token, 'PX', ttlMs, 'NX').then(
@@ -245,9 +285,6 @@ export function createRedisSlotStore(url: string, commandTimeoutMs: number): Slo
       } finally {
         await redis.eval(RELEASE, 1, key, token).catch(() => {});
       }
-    },
-    close() {
-      release();
     },
   };
   return store;

@@ -29,7 +29,7 @@ const labelPart = (labels: Labels) =>
     .sort()
     .map((name) => `${name}=${JSON.stringify(labels[name])}`)
     .join(',')}}`;
-// A series' labels object is made once and never changed (lib/metrics/series-reader.ts), and the pusher keys
+// A series' labels object is made once and never changed (series-reader.ts), and the pusher keys
 // the same series again on every push: its label part is worth keeping.
 const labelParts = new WeakMap<Labels, string>();
 

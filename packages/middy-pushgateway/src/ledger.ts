@@ -2,7 +2,7 @@
 // of the push can be read off and tested: every increment is placed in at most one group, and a group shows
 // on the gateway only what its record holds. Pure bookkeeping: no Redis, no gateway, no clock.
 //
-// Keys are series keys (lib/metrics/exposition.ts); amounts are cumulative, per series.
+// Keys are series keys (exposition.ts); amounts are cumulative, per series.
 export type Amounts = Map<string, number>;
 
 /** A store whose answer was lost: applied or not, only Redis knows. `carried`: what it held beyond `share`. */

@@ -1,0 +1,8 @@
+// Prometheus metrics for Middy-wrapped Lambda functions, pushed to a Pushgateway with totals that stay exact
+// across a fleet of containers (README.md).
+export { prometheusPush, type PrometheusPush, type PrometheusPushOptions } from './prometheus-push.ts';
+export { runJanitor, type JanitorOptions, type JanitorReport } from './janitor.ts';
+export { createRedisSlotStore, type SlotStore } from './slots.ts';
+export { authHeaders, DEFAULT_JOB, gatewayRequest, groupUrl, type GatewayAuth, type GatewayRequest } from './gateway.ts';
+export { routeOf } from './request-metrics.ts';
+export type { PushStatus } from './pusher.ts';
