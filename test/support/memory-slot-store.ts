@@ -134,6 +134,11 @@ export class MemorySlotStore implements SlotStore {
     return this.command(() => this.written.get(lease.token) ?? 0);
   }
 
+  private lastTimestamp = 0;
+  nextTimestamp(now: number): Promise<number> {
+    return this.command(() => (this.lastTimestamp = Math.max(Math.floor(now), this.lastTimestamp + 1)));
+  }
+
   release(fn: string, lease: Lease): Promise<void> {
     return this.releaseKey(`${fn}:${lease.id}`, lease.token);
   }

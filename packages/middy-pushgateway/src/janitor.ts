@@ -11,6 +11,7 @@
 // function's own code registers.
 import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
 import type { SlotStore } from './slots.ts';
+import { inBatches } from './in-batches.ts';
 import { groupSeries, groupUrl, DEFAULT_JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
 
 export interface JanitorOptions {
@@ -139,11 +140,3 @@ function familiesBehind(merged: Map<string, Series>, gateway: Map<string, Series
   return behind;
 }
 
-/** Runs `work` over `items`, at most `limit` at once. */
-async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}

@@ -56,6 +56,11 @@ export interface SlotStore {
    * it is held. `save` stores values in it; `forget` drops its stored values.
    */
   withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined>;
+  /**
+   * max(`now`, the last one it returned for this job + 1), recorded as the last: the remote-write flusher's
+   * timestamps, strictly increasing across its runs and runners whatever their clocks say.
+   */
+  nextTimestamp(now: number): Promise<number>;
   /** Runs `work` unless another holder has the lock `name` (held at most `ttlMs`); undefined if it had. */
   exclusive<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined>;
 }
@@ -86,6 +91,7 @@ function keysOf(job: string) {
     // HELP and TYPE per family name, as JSON [type, help] (the gateway wants one HELP per family).
     families: `${prefix}families`,
     lock: (name: string) => `${prefix}lock:${name}`,
+    timestamp: `${prefix}flusher:timestamp`,
   };
 }
 const writtenKey = (token: string) => `metrics:written:${token}`;
@@ -111,6 +117,11 @@ ${hsetFrom('KEYS[2]', 7)}
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 if tonumber(ARGV[4]) > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5]) end
 return 1`;
+// Lua numbers are doubles: milliseconds since 1970 are integers far below 2^53, exact.
+const NEXT_TIMESTAMP = `
+local t = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
+redis.call('SET', KEYS[1], string.format('%.0f', t), 'EX', ARGV[2])
+return t`;
 const STORE = `
 ${hsetFrom('KEYS[1]', 2)}
 redis.call('EXPIRE', KEYS[1], ARGV[1])`;
@@ -269,6 +280,10 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
       } finally {
         await redis.eval(RELEASE, 1, keys.lease(fn, id), token).catch(() => {});
       }
+    },
+    async nextTimestamp(now) {
+      await ensureSent();
+      return Number(await redis.eval(NEXT_TIMESTAMP, 1, keys.timestamp, String(Math.floor(now)), String(STATE_TTL_SECONDS)));
     },
     async exclusive(name, ttlMs, work) {
       await ensureSent(JANITOR_CONNECT_WAIT_MS);
