@@ -157,7 +157,7 @@ export class Sandbox {
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (_code, signal) => {
         this.exitSignal = signal;
-        this.died('killed');
+        this.died();
         resolve();
       }),
     );
@@ -316,13 +316,13 @@ export class Sandbox {
     this.wakeIdleWaiters();
   }
 
-  private died(outcome: 'killed'): void {
+  private died(): void {
     this.state = 'dead';
     const current = this.current;
     this.current = undefined;
     if (current) {
       clearTimeout(current.timer);
-      if (current.invocation.answeredAt === undefined && current.invocation.outcome !== 'timed out') current.invocation.outcome = outcome;
+      // Unanswered, it keeps the outcome it started with ('killed') or the timeout gave it.
       current.answer(current.invocation);
     }
     this.wakeIdleWaiters();

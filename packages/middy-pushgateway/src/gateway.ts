@@ -37,11 +37,15 @@ export interface GatewayRequest {
 // pushes; an idle one does not hold the process open (the agent unrefs it).
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
+/** The client module and kept-alive agent for a URL's protocol (the gateway's, and remote write's). */
+export function clientFor(target: URL): { client: typeof http | typeof https; agent: http.Agent } {
+  return { client: target.protocol === 'https:' ? https : http, agent: agents[target.protocol as keyof typeof agents] };
+}
+
 /** One request to the gateway, its answer read whole (so that the socket can carry the next); throws on non-2xx. */
 export function gatewayRequest(url: string | URL, { method = 'GET', body, headers = {}, signal }: GatewayRequest = {}): Promise<string> {
   const target = new URL(url);
-  const client = target.protocol === 'https:' ? https : http;
-  const agent = agents[target.protocol as keyof typeof agents];
+  const { client, agent } = clientFor(target);
   return new Promise((resolve, reject) => {
     const request = client.request(target, { method, headers, agent, signal }, (response) => {
       const chunks: Buffer[] = [];

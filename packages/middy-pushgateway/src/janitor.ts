@@ -44,14 +44,14 @@ export interface JanitorReport {
 }
 
 export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
-  if (!options.slots) return clean(options);
-  const report = await options.slots.exclusive('janitor', RUN_LOCK_MS, () => clean(options));
+  const job = options.slots?.job ?? options.job ?? DEFAULT_JOB;
+  if (options.job !== undefined && options.job !== job) throw new TypeError(`middy-pushgateway: the janitor's job "${options.job}" is not its slot store's "${job}"`);
+  if (!options.slots) return clean(options, job);
+  const report = await options.slots.exclusive('janitor', RUN_LOCK_MS, () => clean(options, job));
   return report ?? { deleted: [], healed: [], skipped: 'another janitor run is in progress' };
 }
 
-async function clean(options: JanitorOptions): Promise<JanitorReport> {
-  const job = options.slots?.job ?? options.job ?? DEFAULT_JOB;
-  if (options.job !== undefined && options.job !== job) throw new TypeError(`middy-pushgateway: the janitor's job "${options.job}" is not its slot store's "${job}"`);
+async function clean(options: JanitorOptions, job: string): Promise<JanitorReport> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const transport: Transport = (url, request) => (options.transport ?? gatewayRequest)(url, { ...request, signal: AbortSignal.timeout(timeoutMs) });

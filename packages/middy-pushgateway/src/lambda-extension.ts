@@ -29,12 +29,13 @@ export interface InternalExtension {
 // One kept-alive connection, as the runtime client keeps its own: a new one per invocation cost twice the CPU.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function call(runtimeApi: string, method: string, path: string, headers: Record<string, string>, body?: string, readWhen?: Promise<void>) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const request = http.request(`http://${runtimeApi}/${API}/${path}`, { method, headers, agent }, (response) => {
+/** GET event/next; with `readWhen`, the answer stays unread in the socket until that settles. */
+function nextEvent(runtimeApi: string, id: string, readWhen?: Promise<void>) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = http.get(`http://${runtimeApi}/${API}/event/next`, { headers: { 'Lambda-Extension-Identifier': id }, agent }, (response) => {
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
       response.on('error', reject);
     });
     request.on('error', reject);
@@ -44,7 +45,6 @@ function call(runtimeApi: string, method: string, path: string, headers: Record<
         void readWhen.then(() => socket.resume());
       });
     }
-    request.end(body);
   });
 }
 
@@ -52,7 +52,7 @@ function call(runtimeApi: string, method: string, path: string, headers: Record<
 const REGISTER = `
 const { workerData } = require('node:worker_threads');
 const http = require('node:http');
-const { runtimeApi, name, shared } = workerData;
+const { url, name, shared } = workerData;
 const done = (status, text) => {
   const bytes = Buffer.from(text).subarray(0, shared.byteLength - 8);
   new Uint8Array(shared, 8).set(bytes);
@@ -61,7 +61,7 @@ const done = (status, text) => {
   Atomics.store(header, 0, status);
   Atomics.notify(header, 0);
 };
-const request = http.request('http://' + runtimeApi + '/2020-01-01/extension/register', {
+const request = http.request(url, {
   method: 'POST',
   headers: { 'Lambda-Extension-Name': name, 'Content-Type': 'application/json' },
 }, (response) => {
@@ -82,7 +82,7 @@ request.end(JSON.stringify({ events: ['INVOKE'] }));
 export function registerInternalExtension(runtimeApi: string, name: string, timeoutMs = 2000): InternalExtension {
   const shared = new SharedArrayBuffer(8 + 1024);
   const header = new Int32Array(shared, 0, 2);
-  const worker = new Worker(REGISTER, { eval: true, workerData: { runtimeApi, name, shared } });
+  const worker = new Worker(REGISTER, { eval: true, workerData: { url: `http://${runtimeApi}/${API}/register`, name, shared } });
   worker.unref();
   const waited = Atomics.wait(header, 0, 0, timeoutMs);
   void worker.terminate();
@@ -93,7 +93,7 @@ export function registerInternalExtension(runtimeApi: string, name: string, time
   const id = answer;
   return {
     async next(readWhen) {
-      const answer = await call(runtimeApi, 'GET', 'event/next', { 'Lambda-Extension-Identifier': id }, undefined, readWhen);
+      const answer = await nextEvent(runtimeApi, id, readWhen);
       if (answer.status !== 200) throw new Error(`extension event/next failed: ${answer.status} ${answer.body}`);
       return JSON.parse(answer.body) as InvokeEvent;
     },

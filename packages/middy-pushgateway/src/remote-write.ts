@@ -12,11 +12,9 @@
 // - snappyjs (MIT; the pure-JavaScript port of Google's Snappy): `compress` writes the block format (the
 //   uncompressed length as a varint, then the compressed elements), which is what Go's snappy.Decode, and so
 //   every Prometheus receiver, reads.
-import http from 'node:http';
-import https from 'node:https';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { compress } from 'snappyjs';
-import { authHeaders, type GatewayAuth } from './gateway.ts';
+import { authHeaders, clientFor, type GatewayAuth } from './gateway.ts';
 
 export type Labels = Record<string, string>;
 
@@ -115,8 +113,6 @@ export function remoteWriteHeaders(options: Omit<RemoteWriteOptions, 'signal'> =
   };
 }
 
-// Sockets kept alive between flushes of a long-lived flusher; an idle one does not hold the process open.
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 // Enough of a refusal's answer to say why (Prometheus names the series and the error).
 const ERROR_BODY_CHARS = 300;
 
@@ -126,8 +122,8 @@ const ERROR_BODY_CHARS = 300;
  */
 export function postWriteRequest(url: string | URL, body: Uint8Array, options: RemoteWriteOptions = {}): Promise<void> {
   const target = new URL(url);
-  const client = target.protocol === 'https:' ? https : http;
-  const agent = agents[target.protocol as keyof typeof agents];
+  // Sockets kept alive between flushes of a long-lived flusher (the gateway client's agents).
+  const { client, agent } = clientFor(target);
   const headers = { ...remoteWriteHeaders(options), 'Content-Length': String(body.byteLength) };
   return new Promise((resolve, reject) => {
     const request = client.request(target, { method: 'POST', headers, agent, signal: options.signal }, (response) => {

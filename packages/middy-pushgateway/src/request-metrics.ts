@@ -89,23 +89,24 @@ export function createRequestMetrics(options: RequestMetricsOptions) {
   for (const outcome of ['success', 'error']) invocations.inc({ ...fn, outcome }, 0);
   coldStarts?.inc(fn, 0);
   let coldStart = true;
-  const declared = new Set<string>();
+  /** Every route seen, parsed once. */
+  const routes = new Map<string, RouteLabels>();
 
   /**
-   * Every status of `statusCodes` exists at 0 for a route before it first answers it: increase() cannot see a
-   * series' first sample, and error ratios divide by these series.
+   * A route's labels. The first time, every status of `statusCodes` is made to exist at 0 for it, before it
+   * first answers one: increase() cannot see a series' first sample, and error ratios divide by these series.
    */
   function declare(route: string): RouteLabels {
-    const labels = parseRoute(route);
-    if (!declared.has(route) && extra.length === 0) {
-      for (const status_code of options.statusCodes) requests.inc({ ...labels, status_code }, 0);
-      declared.add(route);
+    let labels = routes.get(route);
+    if (!labels) {
+      labels = parseRoute(route);
+      if (extra.length === 0) for (const status_code of options.statusCodes) requests.inc({ ...labels, status_code }, 0);
+      routes.set(route, labels);
     }
     return labels;
   }
 
   return {
-    declare,
     /** Middy plugin hooks; `route` fixes the route, otherwise each event's is used. */
     hooks(route: string | undefined, push: (requestId: string) => Promise<void>) {
       const fixed = route === undefined ? undefined : declare(route);
