@@ -72,6 +72,21 @@ const envSchema = z.object({
   // extension holds the freeze; docs/design.md, "After the response"). Only where Lambda's Runtime API is.
   METRICS_AFTER_RESPONSE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   AWS_LAMBDA_RUNTIME_API: z.string().optional(),
+  // How the fleet's metrics reach Prometheus (README "Metrics", docs/design.md "Past one gateway"): through the
+  // Pushgateway, through remote write (containers store in Redis, the flushMetrics function sums and writes),
+  // or both at once (each into its own Prometheus: both into one would count everything twice).
+  METRICS_DELIVERY: z.enum(['pushgateway', 'remote-write', 'both']).default('pushgateway'),
+  REMOTE_WRITE_URL: optionalUrl,
+  REMOTE_WRITE_USERNAME: z.string().optional(),
+  REMOTE_WRITE_PASSWORD: z.string().optional(),
+  REMOTE_WRITE_BEARER_TOKEN: z.string().optional(),
+  // Mimir and Cortex take the tenant from X-Scope-OrgID; Thanos Receive from THANOS-TENANT by default.
+  REMOTE_WRITE_TENANT: z.string().optional(),
+  REMOTE_WRITE_TENANT_HEADER: z.string().default('X-Scope-OrgID'),
+  // One flush every this often, as often as Prometheus scrapes the gateway: dashboards' rate windows fit both.
+  METRICS_FLUSH_INTERVAL_MS: positiveInt(5000),
+  // How long one scheduled flushMetrics invocation keeps flushing: its schedule's period less a margin.
+  METRICS_FLUSH_FOR_SECONDS: positiveInt(45),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -92,6 +107,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (!local && !e.DATABASE_URL) {
     throw new Error('Invalid configuration: DATABASE_URL is required when deployed');
   }
+  if (e.METRICS_DELIVERY !== 'pushgateway') {
+    const missing = [!e.REDIS_URL && 'REDIS_URL (the containers store there)', !e.REMOTE_WRITE_URL && 'REMOTE_WRITE_URL'].filter(Boolean);
+    if (missing.length > 0) throw new Error(`Invalid configuration: METRICS_DELIVERY=${e.METRICS_DELIVERY} needs ${missing.join(' and ')}`);
+  }
+  if (e.METRICS_DELIVERY === 'both' && !e.PUSHGATEWAY_URL) throw new Error('Invalid configuration: METRICS_DELIVERY=both needs PUSHGATEWAY_URL');
   return Object.freeze({
     service: e.SERVICE_NAME,
     stage: e.STAGE,
@@ -131,7 +151,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     }),
     metrics: Object.freeze({
-      pushgatewayUrl: e.PUSHGATEWAY_URL,
       pushgatewayAuth:
         e.PUSHGATEWAY_USERNAME && e.PUSHGATEWAY_PASSWORD ? { username: e.PUSHGATEWAY_USERNAME, password: e.PUSHGATEWAY_PASSWORD } : undefined,
       pushTimeoutMs: e.PUSH_TIMEOUT_MS,
@@ -141,6 +160,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       staleAfterSeconds: e.METRICS_STALE_AFTER_SECONDS,
       afterResponse: e.METRICS_AFTER_RESPONSE,
       runtimeApi: e.AWS_LAMBDA_RUNTIME_API,
+      /** Where containers POST their groups; undefined when they do not (unset, or remote write alone). */
+      gatewayUrl: e.METRICS_DELIVERY === 'remote-write' ? undefined : e.PUSHGATEWAY_URL,
+      /** Set when the fleet's totals go out by remote write: the containers store in Redis for the flusher. */
+      remoteWrite:
+        e.METRICS_DELIVERY === 'pushgateway'
+          ? undefined
+          : Object.freeze({
+              url: e.REMOTE_WRITE_URL!,
+              auth: e.REMOTE_WRITE_BEARER_TOKEN
+                ? { bearerToken: e.REMOTE_WRITE_BEARER_TOKEN }
+                : e.REMOTE_WRITE_USERNAME && e.REMOTE_WRITE_PASSWORD
+                  ? { username: e.REMOTE_WRITE_USERNAME, password: e.REMOTE_WRITE_PASSWORD }
+                  : undefined,
+              headers: e.REMOTE_WRITE_TENANT ? { [e.REMOTE_WRITE_TENANT_HEADER]: e.REMOTE_WRITE_TENANT } : undefined,
+              flushIntervalMs: e.METRICS_FLUSH_INTERVAL_MS,
+              flushForMs: e.METRICS_FLUSH_FOR_SECONDS * 1000,
+            }),
     }),
   });
 }

@@ -26,7 +26,8 @@ if (config.database.url) {
   database = `embedded PostgreSQL on port ${config.database.embeddedPort} (EMBEDDED_DB_PORT), data in ${dataDir} (EMBEDDED_DB_DIR)`;
 }
 if (!config.cache.redisUrl) console.log('No REDIS_URL: using the in-process cache');
-if (!config.metrics.pushgatewayUrl) console.log('No PUSHGATEWAY_URL: metrics are recorded but not pushed');
+if (config.metrics.remoteWrite) console.log(`Metrics by remote write to ${config.metrics.remoteWrite.url} (METRICS_DELIVERY)`);
+else if (!config.metrics.gatewayUrl) console.log('No PUSHGATEWAY_URL: metrics are recorded but not pushed');
 
 const port = process.env.HTTP_PORT ?? '3000';
 // A few invocations per core at once, the rest queued (scripts/offline-patch.ts): a burst of cold starts

@@ -1,7 +1,7 @@
 // The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
 // group of their own: one writer, so the values are the database's, not a sum over containers.
 import { Gauge, Registry } from 'prom-client';
-import { groupUrl, gatewayRequest } from 'middy-pushgateway';
+import { groupUrl, gatewayRequest, type SlotStore } from 'middy-pushgateway';
 
 export interface BusinessFigures {
   ordersByStatus: Record<string, number>;
@@ -25,21 +25,30 @@ export function businessRegistry(figures: BusinessFigures): Registry {
   return registry;
 }
 
+// Named after its function, like every other group, so alerts can tell when it stops (monitoring/rules).
 const COLLECTOR_FUNCTION = 'collectBusinessMetrics';
+const COLLECTOR_INSTANCE = 'collector';
 
 export async function pushBusinessGauges(options: {
   gatewayUrl: string;
-  figures: BusinessFigures;
+  registry: Registry;
   timeoutMs: number;
   headers?: Record<string, string>;
   job?: string;
 }): Promise<void> {
-  const registry = businessRegistry(options.figures);
-  // Named after its function, like every other group, so alerts can tell when it stops (monitoring/rules).
-  await gatewayRequest(groupUrl(options.gatewayUrl, COLLECTOR_FUNCTION, 'collector', options.job), {
+  await gatewayRequest(groupUrl(options.gatewayUrl, COLLECTOR_FUNCTION, COLLECTOR_INSTANCE, options.job), {
     method: 'PUT',
-    body: await registry.metrics(),
-    headers: { 'Content-Type': registry.contentType, ...options.headers },
+    body: await options.registry.metrics(),
+    headers: { 'Content-Type': options.registry.contentType, ...options.headers },
     signal: AbortSignal.timeout(options.timeoutMs),
   });
+}
+
+/** With remote write: the same group's readings into Redis, which the flusher writes with its instance and push time. */
+export async function storeBusinessGauges(slots: SlotStore, registry: Registry): Promise<void> {
+  const readings: Parameters<SlotStore['storeGauges']>[2] = [];
+  for (const family of await registry.getMetricsAsJSON()) {
+    for (const v of family.values) readings.push([family.name, family.name, v.labels as Record<string, string>, v.value]); // gauges: one series name per family
+  }
+  await slots.storeGauges(COLLECTOR_FUNCTION, COLLECTOR_INSTANCE, readings, Date.now());
 }

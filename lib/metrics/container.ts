@@ -1,6 +1,7 @@
 // This container's metrics, through the middy-pushgateway package (packages/middy-pushgateway), configured from
 // the environment: every family of the contract on the private registry, and the pusher each invocation hands
-// its values to. Without PUSHGATEWAY_URL nothing is pushed (said once, at start).
+// its values to: POSTed to the Pushgateway, stored in Redis for the remote-write flusher, or both
+// (METRICS_DELIVERY). With neither, nothing is pushed (said once, at start).
 // Only the bundles of functions that push at the end of every invocation import this module (lib/http/api.ts,
 // the outbox relay): on Lambda, with METRICS_AFTER_RESPONSE, it registers an extension that expects that push.
 import { prometheusPush, type PushStatus } from 'middy-pushgateway';
@@ -17,12 +18,13 @@ import './errors.ts';
 import './events.ts';
 
 const { metrics: settings } = config;
-if (!settings.pushgatewayUrl) log.info('PUSHGATEWAY_URL is not set: metrics are recorded but not pushed');
+if (!settings.gatewayUrl && !settings.remoteWrite) log.info('PUSHGATEWAY_URL is not set: metrics are recorded but not pushed');
 
 export const metrics = prometheusPush({
   registry,
   functionName: config.functionName,
-  gatewayUrl: settings.pushgatewayUrl,
+  gatewayUrl: settings.gatewayUrl,
+  remoteWrite: settings.remoteWrite !== undefined,
   auth: settings.pushgatewayAuth,
   job: SHOP_JOB,
   statusCodes: ANSWERED_STATUSES,
@@ -31,7 +33,7 @@ export const metrics = prometheusPush({
   // Connected only when there is something to push: a connection opened at import would spend the cache's
   // first-command wait (lib/redis.ts) before the cache is used.
   slots:
-    settings.pushgatewayUrl && config.cache.redisUrl
+    (settings.gatewayUrl || settings.remoteWrite) && config.cache.redisUrl
       ? { redis: connectRedis(config.cache.redisUrl, config.cache.commandTimeoutMs).redis, max: settings.slots, leaseTtlMs: settings.leaseTtlMs }
       : undefined,
   afterResponse: settings.afterResponse ? { runtimeApi: settings.runtimeApi, onError: (message, err) => log.error(message, describeError(err)) } : undefined,

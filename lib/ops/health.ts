@@ -41,7 +41,7 @@ async function timedCheck(run: () => Promise<unknown>, extra: Record<string, unk
 }
 
 async function pushgatewayCheck(): Promise<Check> {
-  const url = config.metrics.pushgatewayUrl;
+  const url = config.metrics.gatewayUrl;
   if (!url) return { ok: true, latencyMs: 0, configured: false };
   return timedCheck(async () => {
     // A gateway behind basic auth answers 401 to anyone else, /-/healthy included.

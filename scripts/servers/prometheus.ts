@@ -18,11 +18,13 @@ export function renderTestConfig(file: string, ports: { pushgateway: number; pro
   writeFileSync(file, text);
 }
 
-export function prometheusLaunch(port: number, configFile: string, dataDir: string): Launch {
+/** `remoteWriteReceiver`: it takes remote write at /api/v1/write (the remote-write flusher's target). */
+export function prometheusLaunch(port: number, configFile: string, dataDir: string, { remoteWriteReceiver = false } = {}): Launch {
+  const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-admin-api', '--web.enable-lifecycle'];
   return {
     name: `prometheus on 127.0.0.1:${port}`,
     command: 'prometheus',
-    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-admin-api', '--web.enable-lifecycle'],
+    args: remoteWriteReceiver ? [...args, '--web.enable-remote-write-receiver'] : args,
     ready: () => httpOk(`http://127.0.0.1:${port}/-/ready`),
   };
 }

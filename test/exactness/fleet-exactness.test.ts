@@ -1,10 +1,14 @@
 // Exact fleet totals, run the way users run the shop: serverless-offline with its worker containers and the
-// scheduled janitor and collector as deployed, real Postgres, Redis and Pushgateway of this suite's own, and
-// traffic over HTTP on every route. After each phase, and a quiet period of at most the lease TTL plus two
-// janitor periods, every counter series the client can know (http_requests_total per method, route and
-// status, the histogram's _count, function_invocations_total, every business counter) sums on the gateway to
-// exactly what was answered. While the faults last, the gateway is sampled: no route's requests and no business
-// counter that counts requests is ever above what was answered (plus what was in flight at the time).
+// scheduled janitor, collector and flusher as deployed, real Postgres and Redis of this suite's own, and
+// traffic over HTTP on every route, once for each way the metrics reach Prometheus (METRICS_DELIVERY):
+// - the Pushgateway (a real one of the suite's), summed over its groups;
+// - remote write: the containers store in Redis, flushMetrics writes the fleet's sums into a real Prometheus
+//   2.42 (--web.enable-remote-write-receiver), queried with PromQL; the janitor retires idle groups.
+// After each phase, and a quiet period of at most the lease TTL plus two janitor periods, every counter series
+// the client can know (http_requests_total per method, route and status, the histogram's _count,
+// function_invocations_total, every business counter) sums to exactly what was answered. While the faults
+// last, the totals are sampled: no route's requests and no business counter that counts requests is ever above
+// what was answered (plus what was in flight at the time), and through remote write no total ever goes down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,11 +18,14 @@ import { startOffline, type Offline } from '../../scripts/load/offline.ts';
 import { runTraffic, type TrafficReport } from '../../scripts/traffic/generator.ts';
 import { parseSeriesKey, seriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
 import { config } from '../../lib/config.ts';
-import { freePort, requireBinaries } from '../../scripts/servers/process.ts';
 import { gatewayBinaryAvailable, PushgatewayProcess } from '../../scripts/servers/pushgateway.ts';
+import { freePort, onPath, requireBinaries, ServerProcess } from '../../scripts/servers/process.ts';
+import { prometheusLaunch } from '../../scripts/servers/prometheus.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { PostgresProcess, postgresBin } from '../../scripts/servers/postgres.ts';
 import { RedisProcess, redisAvailable } from '../../scripts/servers/redis.ts';
 import { gatewayTotals, type GatewayTotals } from '../support/gateway-totals.ts';
+import { prometheusTotals } from '../support/prometheus-totals.ts';
 
 // Lowered for the test (60 s each by default), but not below what one janitor run takes here: with a hundred
 // groups on a gateway that shares 2 cores with 100-odd workers, several seconds.
@@ -34,7 +41,7 @@ const SERVICE = 'serverless-shop';
 const STAGE = 'dev';
 
 const bin = postgresBin();
-const servers = requireBinaries(bin !== undefined && redisAvailable() && gatewayBinaryAvailable(), 'postgres, redis-server and prometheus-pushgateway');
+const servers = requireBinaries(bin !== undefined && redisAvailable() && gatewayBinaryAvailable() && onPath('prometheus'), 'postgres, redis-server, prometheus-pushgateway and prometheus');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The function serving each route, as serverless.yml declares it (and so the group's `function` label). */
@@ -102,10 +109,85 @@ function differences(onGateway: Map<string, number>, truth: Map<string, number>)
   return [...keys].filter((k) => (onGateway.get(k) ?? 0) !== (truth.get(k) ?? 0)).map((k) => `${k}: gateway ${onGateway.get(k) ?? 0}, answered ${truth.get(k) ?? 0}`);
 }
 
-describe.runIf(servers)('fleet totals through serverless-offline, under bursts, gateway restarts and faults', () => {
+/**
+ * Where the fleet's totals are read, and how the shop is set to deliver them there: the Pushgateway, or a
+ * Prometheus that takes remote write. `faults`: the phases that break it (it hangs; it restarts).
+ */
+interface Sink {
+  env: Record<string, string>;
+  totals(): Promise<GatewayTotals>;
+  /** Through remote write, a total that went down would be a counter reset to Prometheus. */
+  monotonic: boolean;
+  faults: { name: string; fault?: Fault; before?: () => Promise<void> }[];
+  stop(): Promise<void>;
+}
+
+async function gatewaySink(): Promise<Sink> {
+  const gateway = new PushgatewayProcess(await freePort());
+  await gateway.start();
+  return {
+    env: { METRICS_DELIVERY: 'pushgateway', PUSHGATEWAY_URL: gateway.url, METRICS_STALE_AFTER_SECONDS: '3600' },
+    totals: () => gatewayTotals(gateway.url),
+    monotonic: false,
+    faults: [
+      { name: 'gateway restarted empty', before: async () => (await gateway.stop(), await gateway.start()) },
+      { name: 'gateway hung', fault: { inject: () => gateway.pause(), downMs: 4000, repair: () => gateway.resume() } },
+    ],
+    async stop() {
+      gateway.resume();
+      await gateway.stop();
+    },
+  };
+}
+
+// Idle groups are retired this long after their last store: during the suite, so that retiring is under test.
+const RETIRE_AFTER_SECONDS = 15;
+
+async function remoteWriteSink(): Promise<Sink> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'shop-exactness-prometheus-'));
+  const config = path.join(dir, 'prometheus.yml');
+  // It only receives; the shipped rules run on what it receives, as they would in production.
+  writeFileSync(config, `global:\n  evaluation_interval: 1s\nrule_files:\n  - ${path.resolve(import.meta.dirname, '../../monitoring/rules')}/*.yml\nscrape_configs: []\n`);
+  const port = await freePort();
+  const launch = prometheusLaunch(port, config, path.join(dir, 'data'), { remoteWriteReceiver: true });
+  let prometheus = await ServerProcess.start(launch);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    env: {
+      METRICS_DELIVERY: 'remote-write',
+      REMOTE_WRITE_URL: `${url}/api/v1/write`,
+      METRICS_STALE_AFTER_SECONDS: String(RETIRE_AFTER_SECONDS),
+      // A flush a second, by invocations of 8 s every 10 s (the jobs' schedule).
+      METRICS_FLUSH_SCHEDULE: `cron(*/${JANITOR_PERIOD_MS / 1000} * * * * * *)`,
+      METRICS_FLUSH_INTERVAL_MS: '1000',
+      METRICS_FLUSH_FOR_SECONDS: String(JANITOR_PERIOD_MS / 1000 - 2),
+    },
+    totals: () => prometheusTotals(url),
+    monotonic: true,
+    faults: [
+      {
+        name: 'Prometheus killed and restarted',
+        fault: { inject: () => prometheus.kill(), downMs: 4000, repair: async () => void (prometheus = await ServerProcess.start(launch)) },
+      },
+      { name: 'Prometheus hung', fault: { inject: () => prometheus.signal('SIGSTOP'), downMs: 4000, repair: () => prometheus.signal('SIGCONT') } },
+    ],
+    async stop() {
+      prometheus.signal('SIGCONT');
+      await prometheus.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const SINKS = [
+  { path: 'the Pushgateway', start: gatewaySink },
+  { path: 'remote write into Prometheus', start: remoteWriteSink },
+];
+
+describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and $path, under bursts, restarts and faults', ({ start }) => {
   let postgres: PostgresProcess;
   let redis: RedisProcess;
-  let gateway: PushgatewayProcess;
+  let sink: Sink;
   let offline: Offline;
   const truth = new Truth();
   const httpFunctions = new Set(functionsByRoute().values());
@@ -117,8 +199,7 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
     const { prepareDatabase } = await import('../../lib/db/prepare.ts');
     await prepareDatabase(postgres.url);
     redis = await RedisProcess.create({ appendOnly: true });
-    gateway = new PushgatewayProcess(await freePort());
-    await gateway.start();
+    sink = await start();
     writeFileSync(logFile, '');
     const port = await freePort();
     offline = await startOffline(
@@ -127,7 +208,7 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
         ...process.env,
         DATABASE_URL: postgres.url,
         REDIS_URL: redis.url,
-        PUSHGATEWAY_URL: gateway.url,
+        ...sink.env,
         METRICS_LEASE_TTL_MS: String(LEASE_TTL_MS),
         // Seconds first, year last: a cron only serverless-offline takes (serverless.yml).
         METRICS_JOBS_SCHEDULE: `cron(*/${JANITOR_PERIOD_MS / 1000} * * * * * *)`,
@@ -137,7 +218,6 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
         // slots for every one of a burst's 32, and small pools, so that 50-odd workers fit Postgres.
         METRICS_SLOTS: '40',
         DB_POOL_MAX: '2',
-        METRICS_STALE_AFTER_SECONDS: '3600',
         METRICS_PUSH_INTERVAL_MS: '1000',
         PUSH_TIMEOUT_MS: '2000',
         ADMIN_EMAIL: config.seed.adminEmail,
@@ -153,27 +233,33 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
 
   afterAll(async () => {
     await offline?.stop();
-    gateway?.resume();
-    await gateway?.stop();
+    await sink?.stop();
     await redis?.destroy();
     await postgres?.destroy();
     console.log(`exactness phases (serverless-offline output in ${logFile}):\n${phases.join('\n')}`);
   });
 
   /**
-   * Runs traffic while `fault` does its worst, sampling the gateway: no route ever holds more than was answered
-   * plus what was in flight. Then waits, quiet, until the gateway holds exactly what was answered.
+   * Runs traffic while `fault` does its worst, sampling the totals: no route ever holds more than was answered
+   * plus what was in flight (and, through remote write, no total goes down). Then waits, quiet, until the
+   * totals are exactly what was answered.
    */
   async function phase(name: string, options: { durationMs?: number; rps?: number; concurrency?: number; fault?: Fault } = {}) {
     const admin = { email: config.seed.adminEmail!, password: config.seed.adminPassword! };
     let live: TrafficReport | undefined;
     const above: string[] = [];
+    const down: string[] = [];
+    let previous: Map<string, number> | undefined;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         await sleep(500);
-        const totals = await gatewayTotals(gateway.url).catch(() => undefined); // hung or restarting
+        const totals = await sink.totals().catch(() => undefined); // hung or restarting
         if (!totals || !live) continue;
+        if (sink.monotonic) {
+          for (const [key, n] of previous ?? []) if ((totals.sums.get(key) ?? 0) < n) down.push(`${key}: ${n} -> ${totals.sums.get(key) ?? 0}`);
+          previous = totals.sums;
+        }
         // Read after the gateway: a request counted there was answered by now, or is still in flight.
         const bound = new Map<string, number>();
         for (const [answer, n] of Object.entries(live.answered)) {
@@ -191,13 +277,13 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
         }
         for (const [route, n] of onGateway) {
           const most = (before.get(route) ?? 0) + (bound.get(route) ?? 0);
-          if (n > most) above.push(`${route}: gateway ${n} > answered and in flight ${most}`);
+          if (n > most) above.push(`${route}: shown ${n} > answered and in flight ${most}`);
         }
         // Business counters that count whole requests: at most what was answered plus their route in flight.
         for (const [family, route] of Object.entries(COUNTED_BY)) {
           const shown = familyTotal(totals.sums, family);
           const most = familyTotal(truth.series, family) + familyTotal(new Map(Object.entries(live.counted)), family) + (live.inFlight[route] ?? 0);
-          if (shown > most) above.push(`${family}: gateway ${shown} > answered and in flight ${most}`);
+          if (shown > most) above.push(`${family}: shown ${shown} > answered and in flight ${most}`);
         }
       }
     })();
@@ -234,7 +320,12 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
     let exactAfterMs: number | undefined;
     let totals: GatewayTotals | undefined;
     while (Date.now() - answeredAt <= QUIET_BOUND_MS) {
-      totals = await gatewayTotals(gateway.url);
+      totals = await sink.totals().catch(() => undefined);
+      if (!totals) {
+        last = ['the totals could not be read'];
+        await sleep(250);
+        continue;
+      }
       last = differences(checked(totals, httpFunctions), truth.series);
       if (last.length === 0) {
         exactAfterMs = Date.now() - answeredAt;
@@ -252,10 +343,11 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
       `${name}: ${requests} answered in ${((answeredAt - started) / 1000).toFixed(1)} s (${statuses} × 5xx, ${report.unexpectedCount} unexpected), ` +
         `${exactAfterMs === undefined ? `NOT exact after ${QUIET_BOUND_MS} ms (${last.length} series differ)` : `exact ${exactAfterMs} ms after the last answer`}, ` +
         `${truth.series.size} series summing to ${answeredSeries}; groups: ${slots} slots, ${overflow} overflow over ${groups.length} functions ` +
-        `(most on one function: ${Math.max(0, ...groups.map(([, g]) => g.slots + g.overflow))}); ${above.length} samples above`,
+        `(most on one function: ${Math.max(0, ...groups.map(([, g]) => g.slots + g.overflow))}); ${above.length} samples above, ${down.length} went down`,
     );
     if (report.unexpectedCount > 0) phases.push(`  unexpected: ${report.unexpected.map((u) => `${u.route} ${u.status} ${u.body.slice(0, 80)}`).join(' | ')}`);
-    expect(above, `${name}: the gateway above what was answered`).toEqual([]);
+    expect(above, `${name}: totals above what was answered`).toEqual([]);
+    expect(down, `${name}: totals that went down`).toEqual([]);
     expect(last, `${name}: series not exact ${QUIET_BOUND_MS} ms after the last answer`).toEqual([]);
     return { totals: totals!, report };
   }
@@ -267,14 +359,12 @@ describe.runIf(servers)('fleet totals through serverless-offline, under bursts, 
     expect(overflowing, 'functions with overflow groups after a burst within their slots').toEqual([]);
   });
 
-  it('is exact again after the gateway restarts empty', async () => {
-    await gateway.stop();
-    await gateway.start();
-    await phase('gateway restarted empty', { durationMs: 4000 });
-  });
-
-  it('never counts above what was answered while the gateway hangs past the push deadline, and is exact after', async () => {
-    await phase('gateway hung', { fault: { inject: () => gateway.pause(), downMs: 4000, repair: () => gateway.resume() } });
+  // The sink's own faults: the gateway restarted empty and hung past the push deadline; Prometheus killed and
+  // restarted, and hung, under the flusher's writes.
+  it.each([0, 1])('never counts above what was answered while the sink fails (fault %i), and is exact after', async (n) => {
+    const { name, fault, before } = sink.faults[n]!;
+    await before?.();
+    await phase(name, fault ? { fault } : { durationMs: 4000 });
   });
 
   it('never counts above what was answered while Redis is killed and restarted, and is exact after', async () => {

@@ -4,7 +4,8 @@
 import { DEFAULT_JOB } from '../../packages/middy-pushgateway/src/gateway.ts';
 import { randomUUID } from 'node:crypto';
 import { seriesKey, type Family } from '../../packages/middy-pushgateway/src/exposition.ts';
-import { NotSentError, type IdleGroup, type Lease, type SlotStore, type StoredSeries } from '../../packages/middy-pushgateway/src/slots.ts';
+import { isOverflow, NotSentError, type IdleGroup, type Lease, type RetiredSeries, type SlotStore, type StoredSeries } from '../../packages/middy-pushgateway/src/slots.ts';
+import { addExact } from '../../packages/middy-pushgateway/src/exact-sum.ts';
 
 /**
  * How Redis fails a command: `refuse`, never sent (NotSentError, as ioredis without a connection); `drop`, sent
@@ -22,6 +23,12 @@ export class MemorySlotStore implements SlotStore {
   readonly leases = new Map<string, { token: string; expiresAt: number }>();
   /** `<fn>:<id>` -> the group's stored series. */
   readonly state = new Map<string, StoredSeries[]>();
+  /** `<fn>:<id>` -> when its state was last stored (the Redis store reads it off the state's TTL). */
+  readonly storedAt = new Map<string, number>();
+  /** `<fn>:<id>` -> the group's last gauge readings and when they were stored. */
+  readonly gauges = new Map<string, { atMs: number; values: StoredSeries[] }>();
+  /** function -> series key -> its retired total (partials of the exact sum). */
+  readonly retired = new Map<string, Map<string, RetiredSeries>>();
   /** token -> the highest store number applied for it. */
   readonly written = new Map<string, number>();
   readonly savedFamilies = new Map<string, Family>();
@@ -87,6 +94,7 @@ export class MemorySlotStore implements SlotStore {
     const merged = new Map((this.state.get(key) ?? []).map((v) => [seriesKey(v[1], v[2]), v]));
     for (const v of structuredClone(values)) merged.set(seriesKey(v[1], v[2]), v);
     this.state.set(key, [...merged.values()]);
+    this.storedAt.set(key, this.now());
   }
 
   /** Someone else takes the slot, as after our lease expired while we were frozen. */
@@ -160,12 +168,35 @@ export class MemorySlotStore implements SlotStore {
   }
 
   storedGroups(): Promise<{ fn: string; id: string }[]> {
-    return this.command(() =>
-      [...this.state.keys()].map((key) => {
-        const at = key.lastIndexOf(':');
-        return { fn: key.slice(0, at), id: key.slice(at + 1) };
-      }),
-    );
+    return this.command(() => [...this.state.keys()].map(splitKey));
+  }
+
+  storeGauges(fn: string, id: string, values: StoredSeries[], atMs: number): Promise<void> {
+    return this.command(() => void this.gauges.set(`${fn}:${id}`, { atMs, values: structuredClone(values) }));
+  }
+
+  storedGauges(): Promise<{ fn: string; id: string; atMs: number; values: StoredSeries[] }[]> {
+    return this.command(() => [...this.gauges].map(([key, g]) => ({ ...splitKey(key), ...structuredClone(g) })));
+  }
+
+  retiredTotals(): Promise<{ fn: string; values: RetiredSeries[] }[]> {
+    return this.command(() => [...this.retired].map(([fn, totals]) => ({ fn, values: structuredClone([...totals.values()]) })));
+  }
+
+  /** Into the function's retired total (slots.ts): the group's values added up exactly, its state gone. */
+  private retire(fn: string, id: string): void {
+    const key = `${fn}:${id}`;
+    const totals = this.retired.get(fn) ?? new Map<string, RetiredSeries>();
+    this.retired.set(fn, totals);
+    for (const [family, metricName, labels, value] of this.state.get(key) ?? []) {
+      const k = seriesKey(metricName, labels);
+      const total = totals.get(k) ?? [family, metricName, structuredClone(labels), []];
+      addExact(total[3], value);
+      totals.set(k, total);
+    }
+    this.state.delete(key);
+    this.gauges.delete(key);
+    if (isOverflow(id)) this.leases.set(key, { token: 'retired', expiresAt: Infinity });
   }
 
   /** Each step is a command of its own, as in Redis: the janitor's lease, the group's work, the release. */
@@ -182,6 +213,8 @@ export class MemorySlotStore implements SlotStore {
       return await work(await this.load(fn, id), {
         save: (values) => this.command(() => this.merge(key, values)),
         forget: () => this.command(() => void this.state.delete(key)),
+        idleMs: () => this.command(() => this.now() - (this.storedAt.get(key) ?? -Infinity)),
+        retire: () => this.command(() => this.retire(fn, id)),
       });
     } finally {
       await this.releaseKey(key, token).catch(() => {});
@@ -205,4 +238,9 @@ export class MemorySlotStore implements SlotStore {
     }
   }
 
+}
+
+function splitKey(key: string): { fn: string; id: string } {
+  const at = key.lastIndexOf(':');
+  return { fn: key.slice(0, at), id: key.slice(at + 1) };
 }

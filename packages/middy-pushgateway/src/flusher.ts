@@ -1,9 +1,18 @@
 // The remote-write flusher: the fleet's totals straight into Prometheus (or Mimir, Thanos Receive...) without
 // a Pushgateway between. Run on a schedule (a scheduled function of the application's) or as a long-lived
-// process (`startFlusher`), it reads every group's cumulative state from Redis (slots and overflow groups
-// alike, slots.ts), sums it per series across the groups of a function, and writes one sample per series with
-// remote write 1.0 (remote-write.ts), labelled `job` (the store's), `function` and the series' own labels:
-// no `instance`, since the fleet's total is one series, whichever containers counted it.
+// process (`startFlusher`), it reads every group's cumulative state from Redis (slots, overflow groups and
+// each function's retired total alike, slots.ts), sums it per series across the groups of a function, and
+// writes one sample per series with remote write 1.0 (remote-write.ts), labelled `job` (the store's),
+// `function` and the series' own labels: no `instance`, since the fleet's total is one series, whichever
+// containers counted it.
+//
+// Gauges are not combined here. They are one container's readings (its memory, its pool), and a group keeps
+// its last one after its container is gone: a sum would count the dead, a max could not tell a stale reading,
+// and a stored state has no time to pick the last. So each group's readings are written as they are, with
+// its `instance` and a `push_time_seconds` of when they were stored, exactly the series the Pushgateway path
+// gives Prometheus, for groups that stored readings within `staleAfterSeconds` (as the janitor deletes idle
+// groups from the gateway). The rule (sum, max, the freshest) is the query's, with the same freshness filter
+// on both paths.
 //
 // One writer per series: a run holds the store's 'flusher' lock (a Redis lease, `exclusive`) and finishes,
 // retries included, well within it; a run that finds the lock held does nothing. Every run writes every series,
@@ -23,25 +32,14 @@
 // (Prometheus appends it in one transaction). Only 5xx, 429 and no answer are retried (the spec's rule); a
 // 400 (out of order, invalid) would be refused again.
 //
-// Sums are taken in a fixed order of the groups (by function, then id), so that an unchanged state gives the
-// same float to the last bit, and a grown one never a smaller one (rounding is monotonic): a histogram's
-// `_sum` never shows Prometheus a spurious counter reset.
+// Sums are exact, rounded once (exact-sum.ts): whatever the order of the groups, and however many of them were
+// retired into their function's total, a sum that did not shrink is never written lower, even in its last
+// digit (a histogram's `_sum` going down would be a counter reset to Prometheus).
 import { seriesKey, type Family, type Labels } from './exposition.ts';
-import type { SlotStore, StoredSeries } from './slots.ts';
+import type { RetiredSeries, SlotStore, StoredSeries } from './slots.ts';
+import { addExact, roundExact } from './exact-sum.ts';
 import { inBatches } from './in-batches.ts';
 import { postWriteRequest, RemoteWriteError, writeRequestBody, type RemoteWriteAuth, type RemoteWriteOptions } from './remote-write.ts';
-
-/**
- * How a gauge's values are combined across a function's groups (a container's reading each):
- * - 'max' (the default): the highest reading, for the gauges a container reports about itself (memory, heap,
- *   start time): the fleet's worst container, never above a real reading however many groups keep an old
- *   one, and right as well for a fleet-wide figure that every container reports alike.
- * - 'sum': for a gauge that counts the container's share of something (requests in flight, connections),
- *   right only while every group's reading is current.
- * There is no 'last': a group's state carries no time of its own to tell which reading is the latest.
- * (The pusher stores counters and histograms only, today; this applies to any gauge a store holds.)
- */
-export type GaugeRule = 'max' | 'sum';
 
 export interface FleetGroup {
   fn: string;
@@ -56,31 +54,36 @@ export interface FleetSeries {
 }
 
 /**
- * The series to write: per function and series, counters and histogram buckets, `_sum` and `_count` summed
- * across the groups, gauges (and untyped series) combined by their family's rule. A family Redis has no
- * HELP/TYPE for is summed: the pusher stores only what adds up. A summary's quantiles cannot be combined and
- * are left out (its `_sum` and `_count` add up).
+ * The cumulative series to write: per function and series, counters and histogram buckets, `_sum` and
+ * `_count` summed exactly across the groups and the function's retired total (the stores hold nothing else).
+ * A summary's quantiles cannot be combined and are left out (its `_sum` and `_count` add up).
  */
-export function fleetSeries(groups: FleetGroup[], families: Map<string, Family>, job: string, gaugeRule: GaugeRule | ((family: string) => GaugeRule) = 'max'): FleetSeries[] {
-  const ruleOf = typeof gaugeRule === 'function' ? gaugeRule : () => gaugeRule;
-  const ordered = [...groups].sort((a, b) => compare(a.fn, b.fn) || compare(a.id, b.id));
-  const out = new Map<string, FleetSeries>();
-  for (const { fn, values } of ordered) {
-    for (const [family, metricName, labels, value] of values) {
-      const type = families.get(family)?.type ?? 'counter';
-      if (type === 'summary' && labels.quantile !== undefined) continue;
-      const rule = type === 'gauge' || type === 'untyped' ? ruleOf(family) : 'sum';
-      const key = `${fn}\n${seriesKey(metricName, labels)}`;
-      const seen = out.get(key);
-      // Our labels over the series' own, as the gateway's grouping labels would be.
-      if (!seen) out.set(key, { labels: { ...labels, __name__: metricName, job, function: fn }, value });
-      else seen.value = rule === 'sum' ? seen.value + value : Math.max(seen.value, value);
-    }
-  }
-  return [...out.values()];
+export function fleetSeries(groups: FleetGroup[], families: Map<string, Family>, job: string, retired: { fn: string; values: RetiredSeries[] }[] = []): FleetSeries[] {
+  const sums = new Map<string, { labels: Labels; partials: number[] }>();
+  const add = (fn: string, family: string, metricName: string, labels: Labels, values: number[]) => {
+    if (families.get(family)?.type === 'summary' && labels.quantile !== undefined) return;
+    const key = `${fn}\n${seriesKey(metricName, labels)}`;
+    let sum = sums.get(key);
+    // Our labels over the series' own, as the gateway's grouping labels would be.
+    if (!sum) sums.set(key, (sum = { labels: { ...labels, __name__: metricName, job, function: fn }, partials: [] }));
+    for (const value of values) addExact(sum.partials, value);
+  };
+  for (const { fn, values } of groups) for (const [family, metricName, labels, value] of values) add(fn, family, metricName, labels, [value]);
+  for (const { fn, values } of retired) for (const [family, metricName, labels, partials] of values) add(fn, family, metricName, labels, partials);
+  return [...sums.values()].map(({ labels, partials }) => ({ labels, value: roundExact(partials) }));
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Each group's gauge readings stored within `staleAfterMs` of `nowMs`, with its instance and push time. */
+export function gaugeSeries(groups: (FleetGroup & { atMs: number })[], job: string, nowMs: number, staleAfterMs: number): FleetSeries[] {
+  const out: FleetSeries[] = [];
+  for (const { fn, id, atMs, values } of groups) {
+    if (nowMs - atMs > staleAfterMs) continue;
+    const group = { job, function: fn, instance: `${fn}-${id}` };
+    out.push({ labels: { __name__: 'push_time_seconds', ...group }, value: atMs / 1000 });
+    for (const [, metricName, labels, value] of values) out.push({ labels: { ...labels, __name__: metricName, ...group }, value });
+  }
+  return out;
+}
 
 export interface FlushOptions {
   slots: SlotStore;
@@ -94,14 +97,17 @@ export interface FlushOptions {
   now?: () => number;
   /** Deadline of each write attempt; default 10 s. The whole run, retries included, stays within the lease. */
   timeoutMs?: number;
-  gaugeRule?: GaugeRule | ((family: string) => GaugeRule);
+  /** Groups whose gauge readings are older than this are not written (default 900 s, as the janitor's). */
+  staleAfterSeconds?: number;
   /** How a body reaches the endpoint: `postWriteRequest`, or a model of a receiver in tests. */
   transport?: (url: string, body: Uint8Array, options: RemoteWriteOptions) => Promise<void>;
 }
 
 export interface FlushReport {
-  /** Groups read from Redis (slots and overflow groups, every function). */
+  /** Groups read from Redis (slots and overflow groups, every function; retired totals not counted). */
   groups: number;
+  /** Groups whose gauge readings were fresh enough to write. */
+  gaugeGroups: number;
   series: number;
   /** Size of the compressed body. */
   bytes: number;
@@ -119,6 +125,7 @@ export interface FlushReport {
 export const FLUSH_LOCK_MS = 60_000;
 const RUN_MARGIN_MS = 10_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_STALE_AFTER_SECONDS = 900;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 5000;
 // An attempt with less time than this left is not worth making.
@@ -130,7 +137,7 @@ const GROUPS_AT_ONCE = 8;
 export async function flushFleet(options: FlushOptions): Promise<FlushReport> {
   const started = performance.now();
   const report = await options.slots.exclusive('flusher', FLUSH_LOCK_MS, () => flush(options, started));
-  return report ?? { groups: 0, series: 0, bytes: 0, ms: Math.round(performance.now() - started), attempts: 0, skipped: 'another flusher holds the lease' };
+  return report ?? { groups: 0, gaugeGroups: 0, series: 0, bytes: 0, ms: Math.round(performance.now() - started), attempts: 0, skipped: 'another flusher holds the lease' };
 }
 
 async function flush(options: FlushOptions, started: number): Promise<FlushReport> {
@@ -142,11 +149,15 @@ async function flush(options: FlushOptions, started: number): Promise<FlushRepor
     const values = await slots.load(fn, id);
     if (values) groups.push({ fn, id, values }); // gone since the listing: its state expired
   });
-  const series = fleetSeries(groups, families, slots.job, options.gaugeRule);
-  const report: FlushReport = { groups: groups.length, series: series.length, bytes: 0, ms: 0, attempts: 0 };
+  const now = options.now ?? Date.now;
+  const readings = await slots.storedGauges();
+  const gauges = gaugeSeries(readings, slots.job, now(), (options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS) * 1000);
+  const series = [...fleetSeries(groups, families, slots.job, await slots.retiredTotals()), ...gauges];
+  const gaugeGroups = new Set(gauges.map((s) => s.labels.instance)).size;
+  const report: FlushReport = { groups: groups.length, gaugeGroups, series: series.length, bytes: 0, ms: 0, attempts: 0 };
   if (series.length > 0) {
     if (performance.now() > deadline) throw new Error('flusher: reading the groups took longer than the lease allows');
-    const timestamp = await slots.nextTimestamp((options.now ?? Date.now)());
+    const timestamp = await slots.nextTimestamp(now());
     // Made once: every attempt sends these bytes.
     const body = writeRequestBody(series.map((s) => ({ labels: s.labels, samples: [{ value: s.value, timestamp }] })));
     Object.assign(report, { timestamp, bytes: body.byteLength });

@@ -6,5 +6,5 @@ export { createRedisSlotStore, type SlotStore } from './slots.ts';
 export { authHeaders, DEFAULT_JOB, gatewayRequest, groupUrl, type GatewayAuth, type GatewayRequest } from './gateway.ts';
 export { routeOf } from './request-metrics.ts';
 export type { PushStatus } from './pusher.ts';
-export { flushFleet, startFlusher, fleetSeries, FLUSH_LOCK_MS, type FlushOptions, type FlushReport, type FlusherLoop, type GaugeRule } from './flusher.ts';
+export { flushFleet, startFlusher, fleetSeries, gaugeSeries, FLUSH_LOCK_MS, type FlushOptions, type FlushReport, type FlusherLoop } from './flusher.ts';
 export { postWriteRequest, RemoteWriteError, type RemoteWriteAuth, type RemoteWriteOptions } from './remote-write.ts';

@@ -9,14 +9,24 @@
 //
 // Groups are written with every family's HELP and TYPE as containers recorded them in Redis, whatever this
 // function's own code registers.
+//
+// With remote write (flusher.ts), the fleet's sums are taken over the stored states, so a state must never
+// just be dropped: the sum, a counter to Prometheus, would go down. Without a gateway, groups idle for
+// `staleAfterSeconds` are retired instead (their values moved into their function's retired total, one
+// script); with both paths, an overflow group deleted from the gateway keeps its state (it expires after a
+// week unused, slots.ts).
+import { isOverflow, type SlotStore } from './slots.ts';
+import { FLUSH_LOCK_MS } from './flusher.ts';
 import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
-import type { SlotStore } from './slots.ts';
 import { inBatches } from './in-batches.ts';
 import { groupSeries, groupUrl, DEFAULT_JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
 
 export interface JanitorOptions {
-  gatewayUrl: string;
+  /** Without it, the janitor only retires idle groups (remote write alone); then `slots` is required. */
+  gatewayUrl?: string;
   slots?: SlotStore;
+  /** The stored states are also read by a remote-write flusher: never dropped. */
+  remoteWrite?: boolean;
   staleAfterSeconds: number;
   /** HELP and TYPE of families Redis has no record of (the containers record theirs); default none. */
   families?: Map<string, Family>;
@@ -39,6 +49,8 @@ export const RUN_LOCK_MS = 120_000;
 export interface JanitorReport {
   deleted: string[];
   healed: string[];
+  /** Groups whose values moved into their function's retired total (without a gateway). */
+  retired: string[];
   /** Why the run did nothing (another run held the janitor's lock). */
   skipped?: string;
 }
@@ -46,16 +58,40 @@ export interface JanitorReport {
 export async function runJanitor(options: JanitorOptions): Promise<JanitorReport> {
   const job = options.slots?.job ?? options.job ?? DEFAULT_JOB;
   if (options.job !== undefined && options.job !== job) throw new TypeError(`middy-pushgateway: the janitor's job "${options.job}" is not its slot store's "${job}"`);
-  if (!options.slots) return clean(options, job);
-  const report = await options.slots.exclusive('janitor', RUN_LOCK_MS, () => clean(options, job));
-  return report ?? { deleted: [], healed: [], skipped: 'another janitor run is in progress' };
+  const { gatewayUrl, slots } = options;
+  if (!slots) {
+    if (gatewayUrl === undefined) throw new TypeError('middy-pushgateway: the janitor needs a gatewayUrl, slots, or both');
+    return clean({ ...options, gatewayUrl }, job);
+  }
+  const report = await slots.exclusive('janitor', RUN_LOCK_MS, () => (gatewayUrl === undefined ? retireIdle(options, slots) : clean({ ...options, gatewayUrl }, job)));
+  return report ?? { deleted: [], healed: [], retired: [], skipped: 'another janitor run is in progress' };
 }
 
-async function clean(options: JanitorOptions, job: string): Promise<JanitorReport> {
+/**
+ * Remote write alone: groups whose state was not stored for `staleAfterSeconds`, and that nobody holds, are
+ * retired. Under the flusher's lease: a flusher reading the groups one by one while a group's values move
+ * into the retired total could miss them in both places, and write a sum that went down.
+ */
+async function retireIdle(options: JanitorOptions, slots: SlotStore): Promise<JanitorReport> {
+  const report: JanitorReport = { deleted: [], healed: [], retired: [] };
+  const groups = (await slots.storedGroups()).filter(({ fn }) => options.onlyFunction === undefined || fn === options.onlyFunction);
+  const ran = await slots.exclusive('flusher', FLUSH_LOCK_MS, () =>
+    inBatches(groups, GROUPS_AT_ONCE, async ({ fn, id }) => {
+      await slots.withIdleGroup(fn, id, async (stored, group) => {
+        if (!stored || (await group.idleMs()) < options.staleAfterSeconds * 1000) return;
+        await group.retire();
+        report.retired.push(`${fn}-${id}`);
+      });
+    }).then(() => true),
+  );
+  return ran ? report : { ...report, skipped: 'a flusher is running' };
+}
+
+async function clean(options: JanitorOptions & { gatewayUrl: string }, job: string): Promise<JanitorReport> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const transport: Transport = (url, request) => (options.transport ?? gatewayRequest)(url, { ...request, signal: AbortSignal.timeout(timeoutMs) });
-  const report: JanitorReport = { deleted: [], healed: [] };
+  const report: JanitorReport = { deleted: [], healed: [], retired: [] };
   const body = await readGroups(options.gatewayUrl, { headers: options.headers }, transport);
   const families = new Map([...(options.families ?? []), ...((await options.slots?.families()) ?? [])]);
   const ours = (fn: string | undefined) => fn !== undefined && (options.onlyFunction === undefined || fn === options.onlyFunction);
@@ -93,9 +129,9 @@ async function clean(options: JanitorOptions, job: string): Promise<JanitorRepor
     };
     const idle = await options.slots!.withIdleGroup(fn, id, async (stored, group) => {
       if (!stored) return 'gone' as const;
-      if (id.startsWith('overflow-') && stale(key)) {
+      if (isOverflow(id) && stale(key)) {
         await remove(fn, instance);
-        await group.forget();
+        if (!options.remoteWrite) await group.forget();
         return 'deleted' as const;
       }
       const before = storedSeriesMap(stored);

@@ -13,8 +13,17 @@ import { createRequestMetrics, routeOf, type TimedRequest } from './request-metr
 export interface PrometheusPushOptions {
   /** The `function` label of this function's groups and series; on Lambda, `AWS_LAMBDA_FUNCTION_NAME`. */
   functionName: string;
-  /** The Pushgateway's base URL. Without it (or empty), metrics are recorded (readable from `registry`), not pushed. */
+  /**
+   * The Pushgateway's base URL. Without it (or empty) and without `remoteWrite`, metrics are recorded (readable
+   * from `registry`), not pushed.
+   */
   gatewayUrl?: string;
+  /**
+   * The fleet's totals reach Prometheus through a remote-write flusher (`flushFleet`) that reads the slots'
+   * Redis state: every push stores there, with this container's gauge readings once per `pushIntervalMs`.
+   * Needs `slots`. With a `gatewayUrl` as well, groups are also POSTed (both paths at once).
+   */
+  remoteWrite?: boolean;
   /** Basic auth towards the gateway. */
   auth?: GatewayAuth;
   /** The `job` label of every group. Default `lambda`. */
@@ -98,6 +107,7 @@ function validate(o: PrometheusPushOptions): void {
   for (const code of o.statusCodes ?? []) check(/^[1-5]\d\d$/.test(String(code)), `statusCodes: "${code}" is not an HTTP status`);
   if (o.timeoutMs !== undefined) check(isPositiveInt(o.timeoutMs), 'timeoutMs must be a positive whole number of ms');
   if (o.pushIntervalMs !== undefined) check(Number.isInteger(o.pushIntervalMs) && o.pushIntervalMs >= 0, 'pushIntervalMs must be a whole number of ms, 0 or more');
+  if (o.remoteWrite) check(o.slots !== undefined, 'remoteWrite needs slots: the flusher reads what the containers store in Redis');
   if (o.slots !== undefined) {
     check(typeof o.slots.redis?.options === 'object', 'slots.redis must be an ioredis client');
     check(isPositiveInt(o.slots.max), 'slots.max must be a positive whole number: at least the function\'s concurrency');
@@ -123,11 +133,12 @@ export function prometheusPush(options: PrometheusPushOptions): PrometheusPush {
     route: options.route ?? routeOf,
     skip: options.skip,
   });
-  const pusher: Pusher | undefined = options.gatewayUrl
+  const pusher: Pusher | undefined = options.gatewayUrl || options.remoteWrite
     ? createPusher({
         registry,
         functionName: options.functionName,
-        gatewayUrl: options.gatewayUrl,
+        gatewayUrl: options.gatewayUrl || undefined,
+        storeGauges: options.remoteWrite,
         job: options.job ?? DEFAULT_JOB,
         timeoutMs: options.timeoutMs ?? 200,
         pushIntervalMs: options.pushIntervalMs ?? 5000,

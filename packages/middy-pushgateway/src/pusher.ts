@@ -11,6 +11,9 @@
 //   in Redis when it can be, for the janitor.
 // A store whose answer was lost may or may not have been applied: what it carried waits, counted nowhere
 // else, until the next store of that slot supersedes it or Redis tells which store it applied last.
+//
+// Without a gateway (remote write, flusher.ts), Redis is the only record: the overflow group is then written
+// like a slot, each increment placed only once Redis acknowledged it, and nothing is POSTed.
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { isCumulative, render, storedSeriesMap, type Series } from './exposition.ts';
@@ -23,7 +26,10 @@ import type { Account, Amounts } from './ledger.ts';
 export interface PusherOptions {
   registry: Registry;
   functionName: string;
-  gatewayUrl: string;
+  /** Without it, every push only stores in Redis (`slots` required): the record a remote-write flusher reads. */
+  gatewayUrl?: string;
+  /** Stores this container's gauge readings in Redis as well, at most once per `pushIntervalMs`: remote write writes them. */
+  storeGauges?: boolean;
   timeoutMs: number;
   /** Without a slot store (no Redis): one solo group per container, with a random instance id. */
   slots?: SlotStore;
@@ -64,6 +70,7 @@ interface Group {
   /** A group new on the gateway first gets its series at 0: increase() cannot see a series' first sample. */
   zerosFirst: boolean;
   lastSentAt: number;
+  gaugesStoredAt: number;
 }
 
 const RETRY_IN_DOUBT_MS = 1000;
@@ -73,10 +80,12 @@ export function createPusher(options: PusherOptions) {
   const fn = options.functionName;
   const now = options.now ?? Date.now;
   const transport = options.transport ?? gatewayRequest;
+  const gatewayUrl = options.gatewayUrl;
+  if (gatewayUrl === undefined && !options.slots) throw new TypeError('middy-pushgateway: without a gateway, pushes need slots (Redis) to store in');
   const labels = { function: fn };
   const pushDuration = new Histogram({
     name: 'metrics_push_duration_seconds',
-    help: 'Duration of metric pushes to the Pushgateway, including failed ones.',
+    help: 'Duration of metric pushes (a POST to the Pushgateway, or without one, the store into Redis), including failed ones.',
     labelNames: ['function'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [options.registry],
@@ -143,7 +152,7 @@ export function createPusher(options: PusherOptions) {
   };
 
   function group(kind: Group['kind'], id: string, account: Account, lease: Lease | undefined, zerosFirst: boolean): Group {
-    return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0 };
+    return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0, gaugesStoredAt: 0 };
   }
 
   /** Runs a Redis command again while it fails slowly and the push has time; one that was never sent fails at once. */
@@ -168,7 +177,7 @@ export function createPusher(options: PusherOptions) {
     try {
       lease = await whilePushTimeLasts(() => options.slots!.claim(fn, options.maxSlots, options.leaseTtlMs, claimToken, Math.max(0, timeLeft())));
       if (!lease) return;
-      stored = (await whilePushTimeLasts(() => options.slots!.load(fn, lease!.id))) ?? (await fromGateway(`${fn}-${lease.id}`));
+      stored = (await whilePushTimeLasts(() => options.slots!.load(fn, lease!.id))) ?? (gatewayUrl === undefined ? undefined : await fromGateway(gatewayUrl, `${fn}-${lease.id}`));
     } catch {
       return; // Redis is down or slower than the push may wait; a later claim with this token finds the same slot
     }
@@ -179,24 +188,31 @@ export function createPusher(options: PusherOptions) {
     if (!familiesSaved) familiesSaved = await options.slots.saveFamilies(own.families.values()).then(() => true, () => false);
   }
 
-  /** Stores the slot (renewing its lease), carrying everything pending into it. */
+  /**
+   * Stores the slot (renewing its lease), carrying everything pending into it; or, without a gateway, our
+   * overflow group, whose lease is ours to take again when it lapsed (nobody else uses its id) unless the
+   * janitor retired it.
+   */
   async function storeSlot(current: Group): Promise<'stored' | 'unsure' | 'refused' | 'lost'> {
+    const retake = current.kind === 'overflow';
+    const stillOurs = () => retake || now() < current.lease!.validUntil;
     const attempt = ledgers.prepareStore(ledger, current.account, ++writes);
     try {
-      const renewed = await options.slots!.renewAndStore(fn, current.lease!, options.leaseTtlMs, asStored(attempt.values), attempt.write, false);
+      const renewed = await options.slots!.renewAndStore(fn, current.lease!, options.leaseTtlMs, asStored(attempt.values), attempt.write, retake);
       if (!renewed) return 'lost';
       ledgers.stored(ledger, current.account, attempt);
       return 'stored';
     } catch (err) {
-      if (err instanceof NotSentError) return now() < current.lease!.validUntil ? 'refused' : 'lost';
+      if (err instanceof NotSentError) return stillOurs() ? 'refused' : 'lost';
       ledgers.storeUnsure(ledger, current.account, attempt);
-      return now() < current.lease!.validUntil ? 'unsure' : 'lost';
+      return stillOurs() ? 'unsure' : 'lost';
     }
   }
 
   function leave(current: Group): void {
     if (current.account.unsure.length > 0) abandoned.push(current);
-    slot = undefined;
+    if (current === slot) slot = undefined;
+    if (current === fallback) fallback = undefined;
   }
 
   /** Learns which of a lost slot's unsure stores Redis applied, and takes back what it did not. */
@@ -235,13 +251,51 @@ export function createPusher(options: PusherOptions) {
     }
   }
 
-  async function send(instance: string, body: string): Promise<void> {
+  async function timed<T>(work: () => Promise<T>): Promise<T> {
     const started = performance.now();
     try {
-      await transport(groupUrl(options.gatewayUrl, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
+      return await work();
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }
+  }
+
+  const send = (instance: string, body: string) => timed(() => transport(groupUrl(gatewayUrl!, fn, instance, job), { method: 'POST', body, headers, signal: signal() }));
+
+  /** This container's gauge readings into Redis with the group that carries them, at most once per interval. */
+  async function storeGauges(target: Group | undefined, final: boolean): Promise<void> {
+    if (!options.storeGauges || !target?.lease || (!final && now() - target.gaugesStoredAt < (options.pushIntervalMs ?? 0))) return;
+    await reader.read('gauges');
+    const gauges: StoredSeries[] = [];
+    for (const s of own.series.values()) if (!isCumulative(own.families.get(s.family)!.type)) gauges.push([s.family, s.metricName, s.labels, s.value]);
+    try {
+      await options.slots!.storeGauges(fn, target.lease.id, gauges, now());
+      target.gaugesStoredAt = now();
+    } catch {
+      // readings, not amounts: the next push stores newer ones
+    }
+  }
+
+  /**
+   * Without a gateway: what no slot took is stored in our overflow group the way a slot is (held once Redis
+   * acknowledged it), so a store Redis refused leaves it pending for the next push, and one the janitor retired
+   * is left like a lost slot. Throws when something counted could be stored nowhere.
+   */
+  async function storeOnly(final: boolean): Promise<'sent'> {
+    if (ledgers.pendingKeys(ledger).length > 0 || (fallback?.account.unsure.length ?? 0) > 0) {
+      let outcome = await timed(() => storeSlot(ownGroup()));
+      if (outcome === 'lost') {
+        // Retired by the janitor: Redis answers, so it can tell at once which of the group's unsure stores it
+        // applied; the rest goes to a new group of ours.
+        leave(fallback!);
+        await settleAbandoned();
+        outcome = await timed(() => storeSlot(ownGroup()));
+        if (outcome === 'lost') leave(fallback!);
+      }
+      if (outcome !== 'stored') throw new Error('Redis took no store; the next push carries the values');
+    }
+    await storeGauges(slot ?? fallback, final);
+    return 'sent';
   }
 
   /**
@@ -298,6 +352,7 @@ export function createPusher(options: PusherOptions) {
       }
       stored = outcome === 'stored';
     }
+    if (gatewayUrl === undefined) return storeOnly(final);
     // Whatever no slot took (no Redis, no free slot, Redis refused the store) is sent to our own group now.
     const given = ledgers.pendingKeys(ledger).length > 0 ? ownGroup() : undefined;
     if (given) ledgers.assigned(ledger, given.account);
@@ -307,6 +362,7 @@ export function createPusher(options: PusherOptions) {
     // Our own group's record may be only its gateway group: stored as soon as Redis takes it, POST or not.
     if (fallback) await storeOwn(fallback);
     if (!slotDue && !ownDue) return 'deferred';
+    await storeGauges(slot ?? fallback, final);
     await reader.read('gauges');
     const failures: unknown[] = [];
     // Gauges are one container's readings: they go with one group, the slot when we hold one.
@@ -327,7 +383,11 @@ export function createPusher(options: PusherOptions) {
   // again in the background. On Lambda the timer runs when the container next thaws; it never keeps a process alive.
   let retry: NodeJS.Timeout | undefined;
   const inDoubt = () =>
-    abandoned.length > 0 || (slot?.account.unsure.length ?? 0) > 0 || (fallback !== undefined && (fallback.sent === undefined || (fallback.lease !== undefined && fallback.account.dirty.size > 0)));
+    abandoned.length > 0 ||
+    (slot?.account.unsure.length ?? 0) > 0 ||
+    (gatewayUrl === undefined
+      ? ledgers.pendingKeys(ledger).length > 0 || (fallback?.account.unsure.length ?? 0) > 0
+      : fallback !== undefined && (fallback.sent === undefined || (fallback.lease !== undefined && fallback.account.dirty.size > 0)));
   function retryWhileInDoubt(): void {
     if (retry || !inDoubt()) return;
     retry = setTimeout(() => {
@@ -384,9 +444,9 @@ export function createPusher(options: PusherOptions) {
   };
   return pusher;
 
-  async function fromGateway(instance: string): Promise<StoredSeries[] | undefined> {
+  async function fromGateway(url: string, instance: string): Promise<StoredSeries[] | undefined> {
     try {
-      return groupSeries(await readGroups(options.gatewayUrl, { headers, signal: signal() }, transport), { job, function: fn, instance });
+      return groupSeries(await readGroups(url, { headers, signal: signal() }, transport), { job, function: fn, instance });
     } catch {
       return undefined;
     }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseSeriesKey, seriesKey, type Family } from './exposition.ts';
 import { DEFAULT_JOB } from './gateway.ts';
+import { addExact } from './exact-sum.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
@@ -51,9 +52,19 @@ export interface SlotStore {
   families(): Promise<Map<string, Family>>;
   /** Every group with stored values, of every function. */
   storedGroups(): Promise<{ fn: string; id: string }[]>;
+  /** Each function's retired total (`IdleGroup.retire`): per series, the exact sum as partials (exact-sum.ts). */
+  retiredTotals(): Promise<{ fn: string; values: RetiredSeries[] }[]>;
+  /**
+   * Replaces the group's gauge readings, stamped `atMs`: what the remote-write flusher writes for it (with its
+   * `instance`) while the readings are fresh. Gauges are one container's readings, not amounts: never summed.
+   */
+  storeGauges(fn: string, id: string, values: StoredSeries[], atMs: number): Promise<void>;
+  /** Every group's last gauge readings, with when they were stored. */
+  storedGauges(): Promise<{ fn: string; id: string; atMs: number; values: StoredSeries[] }[]>;
   /**
    * Briefly takes an unheld group for the janitor (same fencing as containers), then lets it go; undefined if
-   * it is held. `save` stores values in it; `forget` drops its stored values.
+   * it is held. `save` stores values in it; `forget` drops its stored values; `retire` moves them into the
+   * function's retired total (below).
    */
   withIdleGroup<T>(fn: string, id: string, work: (values: StoredSeries[] | undefined, group: IdleGroup) => Promise<T>): Promise<T | undefined>;
   /**
@@ -68,7 +79,23 @@ export interface SlotStore {
 export interface IdleGroup {
   save(values: StoredSeries[]): Promise<void>;
   forget(): Promise<void>;
+  /** How long since the group's state was last stored. */
+  idleMs(): Promise<number>;
+  /**
+   * Adds the group's values to its function's retired total (which never expires) and drops its state and
+   * gauges, in one script: the fleet's sum stays the same, so a counter written from it by remote write never
+   * goes down when a group is let go. The total is kept exact (partials): a float sum regrouped could lose a
+   * last digit. Only one retire at a time per function (the janitor's lock), and none while a flusher reads
+   * (the flusher's). A container that held the group and comes back has its store refused: a slot's lease
+   * has lapsed (its next holder starts from zero, which is right: its values are retired), and an overflow
+   * group's lease, which its holder may take again, is fenced for as long as a state lives.
+   */
+  retire(): Promise<void>;
 }
+
+export type RetiredSeries = [family: string, metricName: string, labels: Record<string, string>, partials: number[]];
+
+export const isOverflow = (id: string) => id.startsWith('overflow-');
 
 // Every key of a job under its own prefix: services sharing one Redis (each its own job) never meet. The job
 // is escaped so that a ':' in it cannot make one job's keys look like another's. Write markers are per token.
@@ -77,23 +104,33 @@ function keysOf(job: string) {
   const statePrefix = `${prefix}series:`;
   // A hash of "<family>|<series key>" -> value, per group.
   const stateKey = (fn: string, id: string | number) => `${statePrefix}${fn}:${id}`;
+  const gaugesPrefix = `${prefix}gauges:`;
+  /** The function and group id after a key's prefix, or undefined for another job's key. */
+  const parseGroup = (key: string, groupPrefix: string): { fn: string; id: string } | undefined => {
+    if (!key.startsWith(groupPrefix)) return undefined;
+    const rest = key.slice(groupPrefix.length);
+    const colon = rest.lastIndexOf(':');
+    return colon > 0 ? { fn: rest.slice(0, colon), id: rest.slice(colon + 1) } : undefined;
+  };
   return {
     lease: (fn: string, id: string | number) => `${prefix}lease:${fn}:${id}`,
     state: stateKey,
     stateMatch: `${statePrefix}*`,
-    /** The function and group id of a state key, or undefined for another job's key. */
-    parseState(key: string): { fn: string; id: string } | undefined {
-      if (!key.startsWith(statePrefix)) return undefined;
-      const rest = key.slice(statePrefix.length);
-      const colon = rest.lastIndexOf(':');
-      return colon > 0 ? { fn: rest.slice(0, colon), id: rest.slice(colon + 1) } : undefined;
-    },
+    parseState: (key: string) => parseGroup(key, statePrefix),
+    gauges: (fn: string, id: string) => `${gaugesPrefix}${fn}:${id}`,
+    gaugesMatch: `${gaugesPrefix}*`,
+    parseGauges: (key: string) => parseGroup(key, gaugesPrefix),
+    retired: (fn: string) => `${prefix}retired:${fn}`,
+    retiredMatch: `${prefix}retired:*`,
+    parseRetired: (key: string) => (key.startsWith(`${prefix}retired:`) ? key.slice(`${prefix}retired:`.length) : undefined),
     // HELP and TYPE per family name, as JSON [type, help] (the gateway wants one HELP per family).
     families: `${prefix}families`,
     lock: (name: string) => `${prefix}lock:${name}`,
     timestamp: `${prefix}flusher:timestamp`,
   };
 }
+// The field of a gauge hash that holds when it was stored ('|' never starts a family name).
+const GAUGES_STORED_AT = '|at';
 const writtenKey = (token: string) => `metrics:written:${token}`;
 // Long enough to settle a store whose answer was lost once Redis is back; a lease's marker is one small key.
 const WRITTEN_TTL_SECONDS = 3600;
@@ -122,6 +159,16 @@ const NEXT_TIMESTAMP = `
 local t = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0') + 1)
 redis.call('SET', KEYS[1], string.format('%.0f', t), 'EX', ARGV[2])
 return t`;
+// The whole reading replaced: a gauge series the container no longer has must not linger.
+const STORE_GAUGES = `
+redis.call('DEL', KEYS[1])
+${hsetFrom('KEYS[1]', 2)}
+redis.call('EXPIRE', KEYS[1], ARGV[1])`;
+// The new totals are computed by the caller, who holds the group and the function's retiring lock.
+const RETIRE = `
+${hsetFrom('KEYS[2]', 3)}
+redis.call('DEL', KEYS[1], KEYS[4])
+if ARGV[2] == '1' then redis.call('SET', KEYS[3], 'retired', 'EX', ARGV[1]) end`;
 const STORE = `
 ${hsetFrom('KEYS[1]', 2)}
 redis.call('EXPIRE', KEYS[1], ARGV[1])`;
@@ -179,7 +226,8 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
   redis.defineCommand('metricsRenewAndStore', { numberOfKeys: 3, lua: RENEW_AND_STORE });
   redis.defineCommand('metricsStore', { numberOfKeys: 1, lua: STORE });
   redis.defineCommand('metricsClaim', { lua: CLAIM });
-  const scripts = redis as unknown as Record<'metricsRenewAndStore' | 'metricsStore' | 'metricsClaim', (...args: string[]) => Promise<unknown>>;
+  redis.defineCommand('metricsStoreGauges', { numberOfKeys: 1, lua: STORE_GAUGES });
+  const scripts = redis as unknown as Record<'metricsRenewAndStore' | 'metricsStore' | 'metricsClaim' | 'metricsStoreGauges', (...args: string[]) => Promise<unknown>>;
   const validFrom = (started: number, ttlMs: number) => started + ttlMs - CLOCK_MARGIN_MS;
   // ioredis refuses commands at once while it is not connected (no offline queue): such a command never ran.
   const ensureSent = async (waitMs = 0) => {
@@ -196,6 +244,18 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
       });
     }
     if (redis.status !== 'ready') throw new NotSentError(`redis is ${redis.status}`);
+  };
+
+  const scan = async (match: string): Promise<string[]> => {
+    await ensureSent(JANITOR_CONNECT_WAIT_MS);
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, page] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      found.push(...page);
+    } while (cursor !== '0');
+    return found;
   };
 
   const store: SlotStore = {
@@ -255,27 +315,61 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
       );
     },
     async storedGroups() {
-      await ensureSent(JANITOR_CONNECT_WAIT_MS);
-      const found: { fn: string; id: string }[] = [];
-      let cursor = '0';
-      do {
-        const [next, page] = await redis.scan(cursor, 'MATCH', keys.stateMatch, 'COUNT', 500);
-        cursor = next;
-        for (const key of page) {
-          const group = keys.parseState(key);
-          if (group) found.push(group);
-        }
-      } while (cursor !== '0');
-      return found;
+      return (await scan(keys.stateMatch)).flatMap((key) => keys.parseState(key) ?? []);
+    },
+    async storeGauges(fn, id, values, atMs) {
+      await ensureSent();
+      await scripts.metricsStoreGauges(keys.gauges(fn, id), String(STATE_TTL_SECONDS), GAUGES_STORED_AT, String(atMs), ...fields(values));
+    },
+    async storedGauges() {
+      const out: { fn: string; id: string; atMs: number; values: StoredSeries[] }[] = [];
+      for (const key of await scan(keys.gaugesMatch)) {
+        const group = keys.parseGauges(key);
+        if (!group) continue;
+        const { [GAUGES_STORED_AT]: at, ...hash } = await redis.hgetall(key);
+        if (at !== undefined) out.push({ ...group, atMs: Number(at), values: fromFields(hash) });
+      }
+      return out;
+    },
+    async retiredTotals() {
+      const out: { fn: string; values: RetiredSeries[] }[] = [];
+      for (const key of await scan(keys.retiredMatch)) {
+        const fn = keys.parseRetired(key);
+        if (fn === undefined) continue;
+        const values = Object.entries(await redis.hgetall(key)).map(([field, json]): RetiredSeries => {
+          const [family, metricName, labels] = fromFields({ [field]: '0' })[0]!;
+          return [family, metricName, labels, JSON.parse(json) as number[]];
+        });
+        out.push({ fn, values });
+      }
+      return out;
     },
     async withIdleGroup(fn, id, work) {
       await connected();
       const token = randomUUID();
       if ((await redis.set(keys.lease(fn, id), token, 'PX', JANITOR_LEASE_MS, 'NX')) !== 'OK') return undefined;
       try {
-        return await work(await store.load(fn, id), {
+        const values = await store.load(fn, id);
+        const retire = async () => {
+          const pairs = fields(values ?? []);
+          const names = pairs.filter((_, i) => i % 2 === 0);
+          const totals = names.length === 0 ? [] : await redis.hmget(keys.retired(fn), ...names);
+          const updated = names.flatMap((name, i) => {
+            const partials = totals[i] ? (JSON.parse(totals[i]) as number[]) : [];
+            addExact(partials, Number(pairs[2 * i + 1]));
+            return [name, JSON.stringify(partials)];
+          });
+          const fence = isOverflow(id) ? '1' : '0';
+          await redis.eval(RETIRE, 4, keys.state(fn, id), keys.retired(fn), keys.lease(fn, id), keys.gauges(fn, id), String(STATE_TTL_SECONDS), fence, ...updated);
+        };
+        return await work(values, {
           save: async (values) => void (await scripts.metricsStore(keys.state(fn, id), String(STATE_TTL_SECONDS), ...fields(values))),
           forget: async () => void (await redis.del(keys.state(fn, id))),
+          idleMs: async () => {
+            const ttl = await redis.pttl(keys.state(fn, id));
+            return ttl < 0 ? Infinity : STATE_TTL_SECONDS * 1000 - ttl;
+          },
+          retire,
         });
       } finally {
         await redis.eval(RELEASE, 1, keys.lease(fn, id), token).catch(() => {});

@@ -98,7 +98,7 @@ describe.runIf(servers)('Pushgateway basic auth', () => {
     expect(right.push.pushes).toBe(INVOCATIONS_PER_CONTAINER);
     expect(familyTotal(right.groups, 'http_requests_total')).toBe(INVOCATIONS_PER_CONTAINER);
     expect(right.health).toMatchObject({ status: 'ok', checks: { pushgateway: { ok: true } } });
-    expect(JSON.parse(right.janitor)).toEqual({ deleted: [], healed: [] });
+    expect(JSON.parse(right.janitor)).toEqual({ deleted: [], healed: [], retired: [] });
     for (const refused of [wrong, none]) {
       expect(refused.push.failures).toBe(INVOCATIONS_PER_CONTAINER);
       expect(refused.push.lastPushError).toContain('401');

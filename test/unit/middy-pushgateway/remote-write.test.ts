@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { uncompress } from 'snappyjs';
 import { encodeWriteRequest, remoteWriteHeaders, RemoteWriteError, writeRequestBody, type WriteSeries } from '../../../packages/middy-pushgateway/src/remote-write.ts';
-import { fleetSeries, flushFleet, type FleetGroup } from '../../../packages/middy-pushgateway/src/flusher.ts';
+import { fleetSeries, flushFleet, gaugeSeries, type FleetGroup } from '../../../packages/middy-pushgateway/src/flusher.ts';
 import type { Family } from '../../../packages/middy-pushgateway/src/exposition.ts';
-import type { SlotStore, StoredSeries } from '../../../packages/middy-pushgateway/src/slots.ts';
+import type { RetiredSeries, SlotStore, StoredSeries } from '../../../packages/middy-pushgateway/src/slots.ts';
 
 // A protobuf reader for the four messages, written from the wire format's definition.
 function reader(bytes: Uint8Array) {
@@ -190,20 +190,31 @@ describe('fleet sums', () => {
     });
   });
 
-  it('combines gauges by their family\'s rule (max by default), drops summary quantiles and sums unknown families', () => {
+  it('drops summary quantiles and sums every other stored series, of a known family or not, with the retired totals', () => {
     // Prepare
     const groups: FleetGroup[] = [
-      { fn: 'f', id: '0', values: [['process_resident_memory_bytes', 'process_resident_memory_bytes', {}, 100], ['in_flight', 'in_flight', {}, 2], ['latency', 'latency', { quantile: '0.5' }, 0.2], ['latency', 'latency_sum', {}, 1], ['mystery', 'mystery_total', {}, 1]] },
-      { fn: 'f', id: '1', values: [['process_resident_memory_bytes', 'process_resident_memory_bytes', {}, 300], ['in_flight', 'in_flight', {}, 5], ['latency', 'latency', { quantile: '0.5' }, 0.4], ['latency', 'latency_sum', {}, 2], ['mystery', 'mystery_total', {}, 2]] },
+      { fn: 'f', id: '0', values: [['latency', 'latency', { quantile: '0.5' }, 0.2], ['latency', 'latency_sum', {}, 1], ['mystery', 'mystery_total', {}, 1]] },
+    ];
+    const retired = [{ fn: 'f', values: [['latency', 'latency', { quantile: '0.5' }, [0.4]], ['latency', 'latency_sum', {}, [2]], ['mystery', 'mystery_total', {}, [2]]] as RetiredSeries[] }];
+    // Act
+    const series = byKey(fleetSeries(groups, families, 'shop', retired));
+    // Assess
+    expect(series).toEqual({ '__name__=latency_sum,function=f,job=shop': 3, '__name__=mystery_total,function=f,job=shop': 3 });
+  });
+
+  it('writes each group\'s fresh gauge readings as they are, with its instance and push time, and leaves stale ones out', () => {
+    // Prepare
+    const memory = (value: number) => [['process_resident_memory_bytes', 'process_resident_memory_bytes', {}, value]] as FleetGroup['values'];
+    const groups = [
+      { fn: 'f', id: '0', atMs: 100_000, values: memory(100) },
+      { fn: 'f', id: '1', atMs: 40_000, values: memory(300) },
     ];
     // Act
-    const series = byKey(fleetSeries(groups, families, 'shop', (family) => (family === 'in_flight' ? 'sum' : 'max')));
+    const series = byKey(gaugeSeries(groups, 'shop', 130_000, 60_000));
     // Assess
     expect(series).toEqual({
-      '__name__=process_resident_memory_bytes,function=f,job=shop': 300,
-      '__name__=in_flight,function=f,job=shop': 7,
-      '__name__=latency_sum,function=f,job=shop': 3,
-      '__name__=mystery_total,function=f,job=shop': 3,
+      '__name__=push_time_seconds,function=f,instance=f-0,job=shop': 100,
+      '__name__=process_resident_memory_bytes,function=f,instance=f-0,job=shop': 100,
     });
   });
 
@@ -236,6 +247,8 @@ function modelStore(groups: FleetGroup[], lockHeld = false, clock = { last: 0 })
     job: 'shop',
     nextTimestamp: async (now: number) => (clock.last = Math.max(now, clock.last + 1)),
     storedGroups: async () => groups.map(({ fn, id }) => ({ fn, id })),
+    storedGauges: async () => [],
+    retiredTotals: async () => [],
     load: async (fn, id) => groups.find((g) => g.fn === fn && g.id === id)?.values,
     families: async () => families,
     exclusive: async (_name, _ttl, work) => (lockHeld ? undefined : work()),

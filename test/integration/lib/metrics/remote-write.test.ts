@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, type RedisConnection } from '../../../../lib/redis.ts';
 import { createRedisSlotStore, type Lease, type SlotStore, type StoredSeries } from '../../../../packages/middy-pushgateway/src/slots.ts';
 import { flushFleet, type FlushOptions } from '../../../../packages/middy-pushgateway/src/flusher.ts';
+import { runJanitor } from '../../../../packages/middy-pushgateway/src/janitor.ts';
 import { postWriteRequest, RemoteWriteError } from '../../../../packages/middy-pushgateway/src/remote-write.ts';
 import { seriesKey } from '../../../../packages/middy-pushgateway/src/exposition.ts';
 import { prometheusLaunch } from '../../../../scripts/servers/prometheus.ts';
@@ -44,22 +45,24 @@ describe.runIf(redisUrl && prometheusAvailable)('remote-write flusher into a rea
   let connection: RedisConnection;
   let slots: SlotStore;
   const job = unique('rw');
+  const retiringJob = unique('rw-retire');
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'shop-rw-prometheus-'));
     const config = path.join(dir, 'prometheus.yml');
     await writeFile(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n'); // it only receives
     const port = await freePort();
-    const launch = prometheusLaunch(port, config, path.join(dir, 'data'));
-    prometheus = await ServerProcess.start({ ...launch, args: [...launch.args, '--web.enable-remote-write-receiver'] });
+    prometheus = await ServerProcess.start(prometheusLaunch(port, config, path.join(dir, 'data'), { remoteWriteReceiver: true }));
     base = `http://127.0.0.1:${port}`;
     connection = connectRedis(redisUrl!, 1000);
     slots = createRedisSlotStore(connection.redis, job);
   });
   afterAll(async () => {
     if (connection) {
-      const keys = await connection.redis.keys(`metrics:${encodeURIComponent(job)}:*`).catch(() => []);
-      if (keys.length > 0) await connection.redis.del(...keys).catch(() => {});
+      for (const name of [job, retiringJob]) {
+        const keys = await connection.redis.keys(`metrics:${encodeURIComponent(name)}:*`).catch(() => []);
+        if (keys.length > 0) await connection.redis.del(...keys).catch(() => {});
+      }
       connection.release();
     }
     await prometheus?.stop();
@@ -76,8 +79,8 @@ describe.runIf(redisUrl && prometheusAvailable)('remote-write flusher into a rea
   }
 
   /** Every series of the job at `atMs`, keyed by function and series (name and labels without job/function). */
-  async function written(atMs: number): Promise<Map<string, number>> {
-    const results = await query(`{job="${job}"}`, atMs);
+  async function written(atMs: number, of = job): Promise<Map<string, number>> {
+    const results = await query(`{job="${of}", instance=""}`, atMs);
     for (const r of results) expect(r.metric.instance).toBeUndefined();
     return new Map(
       results.map(({ metric: { __name__: name, job: _job, function: fn, ...labels }, value }) => [`${fn} ${seriesKey(name!, labels)}`, Number(value[1])]),
@@ -173,5 +176,53 @@ describe.runIf(redisUrl && prometheusAvailable)('remote-write flusher into a rea
     // Assess 4
     await expect(late).rejects.toMatchObject({ status: 400, retryable: false });
     expect(await written(third.timestamp!)).toEqual(sums(states));
+  });
+
+  it('retires idle groups without changing a written sum, refuses their holders, and writes fresh gauge readings per instance', async () => {
+    // Prepare: a slot and an overflow group of one function, each with gauge readings, the overflow group's 20 minutes old
+    const store = createRedisSlotStore(connection.redis, retiringJob);
+    const fn = unique('orders');
+    const slot = (await store.claim(fn, 4, LEASE_MS, randomUUID()))!;
+    const overflow = { id: `overflow-${randomUUID().slice(0, 8)}`, token: randomUUID(), validUntil: 0 };
+    const slotValues = [counter('/orders', 3), ...histogram('/orders', 2, 3, 0.25)];
+    const overflowValues = [counter('/orders', 2), ...histogram('/orders', 1, 2, 2.125)];
+    expect(await store.renewAndStore(fn, slot, LEASE_MS, slotValues, 1, false)).toBe(true);
+    expect(await store.renewAndStore(fn, overflow, LEASE_MS, overflowValues, 1, true)).toBe(true);
+    const memory = (bytes: number): StoredSeries[] => [['process_resident_memory_bytes', 'process_resident_memory_bytes', {}, bytes]];
+    await store.storeGauges(fn, slot.id, memory(100), Date.now());
+    await store.storeGauges(fn, overflow.id, memory(50), Date.now() - 20 * 60_000);
+    const expected = sums(new Map([['a', { fn, values: slotValues }], ['b', { fn, values: overflowValues }]]));
+    const flush = () => flushFleet({ slots: store, url: `${base}/api/v1/write`, timeoutMs: 5000 });
+
+    // Act 1
+    const before = await flush();
+    // Assess 1: the sums, and the slot's fresh readings with its instance and push time (the stale ones left out)
+    expect(before.gaugeGroups).toBe(1);
+    expect(await written(before.timestamp!, retiringJob)).toEqual(expected);
+    const gauges = await query(`{job="${retiringJob}", instance!=""}`, before.timestamp!);
+    expect(Object.fromEntries(gauges.map((r) => [`${r.metric.__name__} ${r.metric.instance}`, Number(r.value[1])]))).toEqual({
+      [`process_resident_memory_bytes ${fn}-${slot.id}`]: 100,
+      [`push_time_seconds ${fn}-${slot.id}`]: expect.closeTo(Date.now() / 1000, -1),
+    });
+
+    // Act 2: both holders gone (leases given up), the janitor of remote write alone retires them, and a run
+    await store.release(fn, slot);
+    await store.release(fn, overflow);
+    const report = await runJanitor({ slots: store, staleAfterSeconds: 0 });
+    const after = await flush();
+    // Assess 2: every sum exactly as before, from the retired total alone; no readings of retired groups
+    expect(report.retired.sort()).toEqual([`${fn}-${overflow.id}`, `${fn}-${slot.id}`].sort());
+    expect(await store.storedGroups()).toEqual([{ fn, id: 'retired' }]);
+    expect(await written(after.timestamp!, retiringJob)).toEqual(expected);
+    expect(after.gaugeGroups).toBe(0);
+
+    // Act 3: the old holders come back with more
+    const slotBack = await store.renewAndStore(fn, slot, LEASE_MS, [counter('/orders', 4)], 2, false);
+    const overflowBack = await store.renewAndStore(fn, overflow, LEASE_MS, [counter('/orders', 3)], 2, true);
+    const next = (await store.claim(fn, 4, LEASE_MS, randomUUID()))!;
+    // Assess 3: both refused (the overflow id is fenced), and the slot's next holder starts from nothing
+    expect([slotBack, overflowBack]).toEqual([false, false]);
+    expect(next.id).toBe(slot.id);
+    expect(await store.load(fn, next.id)).toBeUndefined();
   });
 });
