@@ -62,10 +62,15 @@ export const systemHealth = shopDashboard({
       ],
     },
     {
-      row: 'Processes (per live slot)',
+      row: 'Processes',
       height: 8,
       panels: [
-        timeSeries({ title: 'CPU per slot', unit: units.PercentUnit, description: 'CPU time used per second of wall time by each live container (1 = one core).' }, query(fresh(rate(shop('process_cpu_seconds_total'))), '{{instance}}')),
+        // A counter: through remote write it is summed per function (only gauges keep their instance), so the
+        // panel shows what both delivery paths give alike.
+        timeSeries(
+          { title: 'CPU by function', unit: units.PercentUnit, description: 'CPU time used per second of wall time by all containers of each function together (1 = one core).' },
+          query(`sum by (function) (${rate(shop('process_cpu_seconds_total'))})`, '{{function}}'),
+        ),
         timeSeries({ title: 'Resident memory per slot', unit: units.BytesIEC, description: 'Resident memory of each live container; compare with the function\'s memory size in serverless.yml.' }, query(fresh(shop('process_resident_memory_bytes')), '{{instance}}')),
       ],
     },

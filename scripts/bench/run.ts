@@ -2,6 +2,7 @@
 //
 //   npm run bench [-- --rounds 5 --invocations 2000 --warmup 200 --cold 25 --breakdown 1000 --no-write
 //                    --profile <variant> --profile-dir <dir>]
+//   npm run bench -- --scale [--no-write]   (instead: Pushgateway or remote write as the fleet grows, scale.ts)
 //
 // 1. In-process latency and CPU per invocation of GET /api/products/{id} served from the (Redis) cache, for
 //    each variant of scripts/bench/variants.ts. Every variant runs in its own child process (fresh module
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     cold: { type: 'string', default: '25' },
     breakdown: { type: 'string', default: '1000' },
     'no-write': { type: 'boolean', default: false },
+    // Runs the scale bench instead (scripts/bench/scale.ts: Pushgateway or remote write as the fleet grows).
+    scale: { type: 'boolean', default: false },
     // Writes a V8 CPU profile of each child of that variant, or of the breakdown child ("breakdown"), into
     // --profile-dir (node --cpu-prof); scripts/bench/profile-summary.ts summarises one.
     profile: { type: 'string' },
@@ -597,7 +600,8 @@ async function writeDoc(generated: string): Promise<void> {
 }
 
 try {
-  await main();
+  if (args.scale) await (await import('./scale.ts')).runScale({ write: !args['no-write'], command: COMMAND });
+  else await main();
 } catch (err) {
   if (!interrupted) say(`failed: ${err instanceof Error ? err.stack : String(err)}`);
   process.exitCode = 1;

@@ -115,7 +115,7 @@ async function start(): Promise<Detached[]> {
   const launches: Record<Detached, Launch | undefined> = {
     redis: redisLaunch(port.redis, mkdir(path.join(STACK_DIR, 'redis')), 'appendonly'),
     pushgateway: pushgatewayLaunch(port.pushgateway, { persistenceFile: path.join(STACK_DIR, 'pushgateway.db') }),
-    prometheus: prometheusLaunch(port.prometheus, configs.prometheus, path.join(STACK_DIR, 'prometheus')),
+    prometheus: prometheusLaunch(port.prometheus, configs.prometheus, path.join(STACK_DIR, 'prometheus'), { remoteWriteReceiver: true }),
     alertmanager: alertmanagerLaunch(port.alertmanager, configs.alertmanager, path.join(STACK_DIR, 'alertmanager')),
     'postgres-exporter': postgresExporterLaunch(port['postgres-exporter'], databaseUrl),
     'redis-exporter': redisExporterLaunch(port['redis-exporter'], redisUrl),
@@ -128,7 +128,7 @@ async function start(): Promise<Detached[]> {
       command: process.execPath,
       args: ['scripts/start.ts'],
       cwd: REPO_ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PUSHGATEWAY_URL: gatewayUrl, HTTP_PORT: String(port.api), LAMBDA_PORT: String(port.lambda), ESBUILD_WORK_FOLDER: '.stack/esbuild' },
+      env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PUSHGATEWAY_URL: gatewayUrl, REMOTE_WRITE_URL: `http://127.0.0.1:${port.prometheus}/api/v1/write`, HTTP_PORT: String(port.api), LAMBDA_PORT: String(port.lambda), ESBUILD_WORK_FOLDER: '.stack/esbuild' },
       ready: () => httpOk(`http://127.0.0.1:${port.api}/healthz`),
       readyTimeoutMs: API_READY_MS,
     },

@@ -5,7 +5,7 @@
 // recording and alerting rule must evaluate without error, each recording rule must produce series, and
 // each alert's condition (the expression without its threshold) must see data.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -17,6 +17,7 @@ import { freePort, waitFor } from '../../scripts/servers/process.ts';
 import { startAlertmanager, type Alertmanager } from '../integration/monitoring/rules-alertmanager.ts';
 import { adminToken, baseUrl, createProductAs, unique } from '../support/http.ts';
 import { E2E_PORT, TEST_ADMIN } from '../support/test-env.ts';
+import { condition, outcome, query as queryAt, shippedRules as rules } from '../support/monitoring-queries.ts';
 
 const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PUSHGATEWAY_URL: gatewayUrl } = process.env;
 const BINARIES = ['prometheus', 'prometheus-alertmanager', 'prometheus-postgres-exporter', 'prometheus-redis-exporter', 'prometheus-node-exporter'];
@@ -42,19 +43,8 @@ function start(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   children.push(child);
 }
 
+const query = (expr: string) => queryAt(prometheus, expr, RATE_INTERVAL);
 const answers = (url: string) => waitFor(() => fetch(url).then((r) => r.ok, () => false), url, 20_000);
-
-interface QueryAnswer {
-  status: 'success' | 'error';
-  error?: string;
-  data?: { result: unknown[] };
-}
-async function query(expr: string): Promise<QueryAnswer> {
-  const url = new URL('/api/v1/query', prometheus);
-  url.searchParams.set('query', expr.replaceAll('$__rate_interval', RATE_INTERVAL));
-  return (await fetch(url)).json() as Promise<QueryAnswer>;
-}
-const outcome = (a: QueryAnswer) => (a.status !== 'success' ? `error: ${a.error}` : a.data!.result.length === 0 ? 'no data' : 'ok');
 
 /** The config as shipped, with every scrape and evaluation each second so that a short test sees rates. */
 function liveConfig(ports: LocalPorts): string {
@@ -65,32 +55,6 @@ function liveConfig(ports: LocalPorts): string {
   writeFileSync(file, stringify(config));
   return file;
 }
-
-/**
- * An alert's condition: its expression up to the top-level comparison with its threshold. This Prometheus
- * is minutes old: a comparison with the past (`offset 2h`) is made with the present instead.
- */
-function condition(alertExpr: string): string {
-  const expr = alertExpr.replace(/\s+offset\s+\w+/g, '');
-  let depth = 0;
-  for (let i = 0; i < expr.length; i++) {
-    const c = expr[i]!;
-    if (c === '(' || c === '{' || c === '[') depth++;
-    else if (c === ')' || c === '}' || c === ']') depth--;
-    else if (c === '"' || c === "'") i = expr.indexOf(c, i + 1);
-    else if (depth === 0 && /^(>=|<=|==|!=|>|<)/.test(expr.slice(i))) return expr.slice(0, i).trim();
-  }
-  return expr;
-}
-
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-}
-const rules: Rule[] = readdirSync(path.join(MONITORING_DIR, 'rules'))
-  .filter((f) => f.endsWith('.yml'))
-  .flatMap((f) => (parse(readFileSync(path.join(MONITORING_DIR, 'rules', f), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules));
 
 describe.runIf(databaseUrl && redisUrl && gatewayUrl && missing.length === 0)('the dashboards and rules against a live Prometheus', () => {
   beforeAll(async () => {

@@ -26,6 +26,8 @@ import { PostgresProcess, postgresBin } from '../../scripts/servers/postgres.ts'
 import { RedisProcess, redisAvailable } from '../../scripts/servers/redis.ts';
 import { gatewayTotals, type GatewayTotals } from '../support/gateway-totals.ts';
 import { prometheusTotals } from '../support/prometheus-totals.ts';
+import { condition, outcome, query, shippedRules } from '../support/monitoring-queries.ts';
+import { dashboardQueries } from '../../monitoring/dashboards/index.ts';
 
 // Lowered for the test (60 s each by default), but not below what one janitor run takes here: with a hundred
 // groups on a gateway that shares 2 cores with 100-odd workers, several seconds.
@@ -115,6 +117,8 @@ function differences(onGateway: Map<string, number>, truth: Map<string, number>)
  */
 interface Sink {
   env: Record<string, string>;
+  /** The Prometheus the shop's series reach, when it is this suite's own. */
+  prometheusUrl?: string;
   totals(): Promise<GatewayTotals>;
   /** Through remote write, a total that went down would be a counter reset to Prometheus. */
   monotonic: boolean;
@@ -162,6 +166,7 @@ async function remoteWriteSink(): Promise<Sink> {
       METRICS_FLUSH_INTERVAL_MS: '1000',
       METRICS_FLUSH_FOR_SECONDS: String(JANITOR_PERIOD_MS / 1000 - 2),
     },
+    prometheusUrl: url,
     totals: () => prometheusTotals(url),
     monotonic: true,
     faults: [
@@ -179,12 +184,18 @@ async function remoteWriteSink(): Promise<Sink> {
   };
 }
 
+// Through the gateway, test/e2e/monitoring-live.test.ts runs the dashboards' and rules' queries against the
+// shipped Prometheus config; through remote write, this suite does, on the Prometheus it wrote into.
 const SINKS = [
-  { path: 'the Pushgateway', start: gatewaySink },
-  { path: 'remote write into Prometheus', start: remoteWriteSink },
+  { path: 'the Pushgateway', start: gatewaySink, queriesChecked: false, faults: ['the gateway restarts empty', 'the gateway hangs past the push deadline'] },
+  { path: 'remote write into Prometheus', start: remoteWriteSink, queriesChecked: true, faults: ['Prometheus is killed and restarted', 'Prometheus hangs'] },
 ];
 
-describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and $path, under bursts, restarts and faults', ({ start }) => {
+// Series only a scrape gives (the exporters', the Pushgateway's own): the same whatever the delivery path, and
+// checked by monitoring-live.test.ts.
+const SCRAPED_ONLY = /\b(up|redis_\w+|pg_\w+|node_\w+|push_failure_time_seconds)\b/;
+
+describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and $path, under bursts, restarts and faults', ({ start, queriesChecked, faults }) => {
   let postgres: PostgresProcess;
   let redis: RedisProcess;
   let sink: Sink;
@@ -343,7 +354,7 @@ describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and
       `${name}: ${requests} answered in ${((answeredAt - started) / 1000).toFixed(1)} s (${statuses} × 5xx, ${report.unexpectedCount} unexpected), ` +
         `${exactAfterMs === undefined ? `NOT exact after ${QUIET_BOUND_MS} ms (${last.length} series differ)` : `exact ${exactAfterMs} ms after the last answer`}, ` +
         `${truth.series.size} series summing to ${answeredSeries}; groups: ${slots} slots, ${overflow} overflow over ${groups.length} functions ` +
-        `(most on one function: ${Math.max(0, ...groups.map(([, g]) => g.slots + g.overflow))}); ${above.length} samples above, ${down.length} went down`,
+        `(most on one function: ${Math.max(0, ...groups.map(([, g]) => g.slots + g.overflow))}); ${above.length} samples above${sink.monotonic ? `, ${down.length} went down` : ''}`,
     );
     if (report.unexpectedCount > 0) phases.push(`  unexpected: ${report.unexpected.map((u) => `${u.route} ${u.status} ${u.body.slice(0, 80)}`).join(' | ')}`);
     expect(above, `${name}: totals above what was answered`).toEqual([]);
@@ -361,7 +372,7 @@ describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and
 
   // The sink's own faults: the gateway restarted empty and hung past the push deadline; Prometheus killed and
   // restarted, and hung, under the flusher's writes.
-  it.each([0, 1])('never counts above what was answered while the sink fails (fault %i), and is exact after', async (n) => {
+  it.each(faults.map((title, n) => ({ title, n })))('never counts above what was answered while $title, and is exact after', async ({ n }) => {
     const { name, fault, before } = sink.faults[n]!;
     await before?.();
     await phase(name, fault ? { fault } : { durationMs: 4000 });
@@ -373,6 +384,25 @@ describe.runIf(servers).each(SINKS)('fleet totals through serverless-offline and
 
   it('never counts above what was answered while Postgres stops and starts, and is exact after', async () => {
     await phase('Postgres stopped and started', { fault: { inject: () => postgres.stop(), downMs: 4000, repair: () => postgres.start() } });
+  });
+
+  // After the phases' traffic: every dashboard query and rule over the shop's series, as ops would read them.
+  it.runIf(queriesChecked)("answers every dashboard query and rule on the shop's series with data", async () => {
+    const url = sink.prometheusUrl!;
+    const failed: string[] = [];
+    const panels = dashboardQueries().filter((q) => !SCRAPED_ONLY.test(q.expr));
+    for (const q of panels) {
+      const answer = outcome(await query(url, q.expr, '30s'));
+      if (answer !== 'ok') failed.push(`${q.dashboard} › ${q.panel}: ${answer}\n    ${q.expr}`);
+    }
+    const rules = shippedRules.filter((r) => !SCRAPED_ONLY.test(r.expr));
+    for (const rule of rules) {
+      const expr = rule.record ?? condition(rule.expr);
+      const answer = outcome(await query(url, expr, '30s'));
+      if (answer !== 'ok') failed.push(`${rule.record ?? rule.alert}: ${answer}\n    ${expr}`);
+    }
+    phases.push(`queries: ${panels.length - failed.length} of ${panels.length} panel queries and ${rules.length} rules on the shop's series, ${failed.length} without data`);
+    expect(failed).toEqual([]);
   });
 });
 

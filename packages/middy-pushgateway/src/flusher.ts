@@ -59,18 +59,38 @@ export interface FleetSeries {
  * A summary's quantiles cannot be combined and are left out (its `_sum` and `_count` add up).
  */
 export function fleetSeries(groups: FleetGroup[], families: Map<string, Family>, job: string, retired: { fn: string; values: RetiredSeries[] }[] = []): FleetSeries[] {
+  const sums = fleetSums(families, job);
+  for (const { fn, values } of groups) sums.addGroup(fn, values);
+  for (const { fn, values } of retired) sums.addRetired(fn, values);
+  return sums.series();
+}
+
+/** The same sums, taken a group at a time: a flusher holds the sums, not every group's state. */
+function fleetSums(families: Map<string, Family>, job: string) {
   const sums = new Map<string, { labels: Labels; partials: number[] }>();
-  const add = (fn: string, family: string, metricName: string, labels: Labels, values: number[]) => {
-    if (families.get(family)?.type === 'summary' && labels.quantile !== undefined) return;
+  const sumOf = (fn: string, family: string, metricName: string, labels: Labels) => {
+    if (families.get(family)?.type === 'summary' && labels.quantile !== undefined) return undefined;
     const key = `${fn}\n${seriesKey(metricName, labels)}`;
     let sum = sums.get(key);
     // Our labels over the series' own, as the gateway's grouping labels would be.
     if (!sum) sums.set(key, (sum = { labels: { ...labels, __name__: metricName, job, function: fn }, partials: [] }));
-    for (const value of values) addExact(sum.partials, value);
+    return sum;
   };
-  for (const { fn, values } of groups) for (const [family, metricName, labels, value] of values) add(fn, family, metricName, labels, [value]);
-  for (const { fn, values } of retired) for (const [family, metricName, labels, partials] of values) add(fn, family, metricName, labels, partials);
-  return [...sums.values()].map(({ labels, partials }) => ({ labels, value: roundExact(partials) }));
+  return {
+    addGroup(fn: string, values: StoredSeries[]) {
+      for (const [family, metricName, labels, value] of values) {
+        const sum = sumOf(fn, family, metricName, labels);
+        if (sum) addExact(sum.partials, value);
+      }
+    },
+    addRetired(fn: string, values: RetiredSeries[]) {
+      for (const [family, metricName, labels, partials] of values) {
+        const sum = sumOf(fn, family, metricName, labels);
+        if (sum) for (const p of partials) addExact(sum.partials, p);
+      }
+    },
+    series: (): FleetSeries[] => [...sums.values()].map(({ labels, partials }) => ({ labels, value: roundExact(partials) })),
+  };
 }
 
 /** Each group's gauge readings stored within `staleAfterMs` of `nowMs`, with its instance and push time. */
@@ -143,18 +163,21 @@ export async function flushFleet(options: FlushOptions): Promise<FlushReport> {
 async function flush(options: FlushOptions, started: number): Promise<FlushReport> {
   const { slots } = options;
   const deadline = started + FLUSH_LOCK_MS - RUN_MARGIN_MS;
-  const families = await slots.families();
-  const groups: FleetGroup[] = [];
+  const sums = fleetSums(await slots.families(), slots.job);
+  let groups = 0;
   await inBatches(await slots.storedGroups(), GROUPS_AT_ONCE, async ({ fn, id }) => {
     const values = await slots.load(fn, id);
-    if (values) groups.push({ fn, id, values }); // gone since the listing: its state expired
+    if (!values) return; // gone since the listing: its state expired
+    sums.addGroup(fn, values);
+    groups++;
   });
+  for (const { fn, values } of await slots.retiredTotals()) sums.addRetired(fn, values);
   const now = options.now ?? Date.now;
   const readings = await slots.storedGauges();
   const gauges = gaugeSeries(readings, slots.job, now(), (options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS) * 1000);
-  const series = [...fleetSeries(groups, families, slots.job, await slots.retiredTotals()), ...gauges];
+  const series = [...sums.series(), ...gauges];
   const gaugeGroups = new Set(gauges.map((s) => s.labels.instance)).size;
-  const report: FlushReport = { groups: groups.length, gaugeGroups, series: series.length, bytes: 0, ms: 0, attempts: 0 };
+  const report: FlushReport = { groups, gaugeGroups, series: series.length, bytes: 0, ms: 0, attempts: 0 };
   if (series.length > 0) {
     if (performance.now() > deadline) throw new Error('flusher: reading the groups took longer than the lease allows');
     const timestamp = await slots.nextTimestamp(now());
@@ -172,7 +195,7 @@ async function sendWithRetries(options: FlushOptions, body: Uint8Array, deadline
   const init = { auth: options.auth, tenant: options.tenant, headers: options.headers };
   let delay = FIRST_RETRY_MS;
   for (let attempt = 1; ; attempt++) {
-    const timeout = Math.min(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, deadline - performance.now());
+    const timeout = Math.floor(Math.min(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, deadline - performance.now()));
     if (timeout < MIN_ATTEMPT_MS) throw new RemoteWriteError('flusher: no time left in the lease to write', undefined);
     try {
       await send(options.url, body, { ...init, signal: AbortSignal.timeout(timeout) });

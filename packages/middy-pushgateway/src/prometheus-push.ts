@@ -138,7 +138,7 @@ export function prometheusPush(options: PrometheusPushOptions): PrometheusPush {
         registry,
         functionName: options.functionName,
         gatewayUrl: options.gatewayUrl || undefined,
-        storeGauges: options.remoteWrite,
+        remoteWrite: options.remoteWrite,
         job: options.job ?? DEFAULT_JOB,
         timeoutMs: options.timeoutMs ?? 200,
         pushIntervalMs: options.pushIntervalMs ?? 5000,

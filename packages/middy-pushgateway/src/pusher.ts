@@ -28,8 +28,11 @@ export interface PusherOptions {
   functionName: string;
   /** Without it, every push only stores in Redis (`slots` required): the record a remote-write flusher reads. */
   gatewayUrl?: string;
-  /** Stores this container's gauge readings in Redis as well, at most once per `pushIntervalMs`: remote write writes them. */
-  storeGauges?: boolean;
+  /**
+   * A remote-write flusher reads the stored states: they also get the series created at 0, and this container's
+   * gauge readings at most once per `pushIntervalMs`.
+   */
+  remoteWrite?: boolean;
   timeoutMs: number;
   /** Without a slot store (no Redis): one solo group per container, with a random instance id. */
   slots?: SlotStore;
@@ -71,6 +74,8 @@ interface Group {
   zerosFirst: boolean;
   lastSentAt: number;
   gaugesStoredAt: number;
+  /** How many series the registry had when they were all last marked for this group's store (remote write). */
+  seriesMarked: number;
 }
 
 const RETRY_IN_DOUBT_MS = 1000;
@@ -152,7 +157,7 @@ export function createPusher(options: PusherOptions) {
   };
 
   function group(kind: Group['kind'], id: string, account: Account, lease: Lease | undefined, zerosFirst: boolean): Group {
-    return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0, gaugesStoredAt: 0 };
+    return { kind, instance: `${fn}-${id}`, account, lease, zerosFirst, lastSentAt: 0, gaugesStoredAt: 0, seriesMarked: 0 };
   }
 
   /** Runs a Redis command again while it fails slowly and the push has time; one that was never sent fails at once. */
@@ -196,6 +201,12 @@ export function createPusher(options: PusherOptions) {
   async function storeSlot(current: Group): Promise<'stored' | 'unsure' | 'refused' | 'lost'> {
     const retake = current.kind === 'overflow';
     const stillOurs = () => retake || now() < current.lease!.validUntil;
+    if (options.remoteWrite && current.seriesMarked !== own.series.size) {
+      // A series created at 0 (a route's 500s) never moves, so it would never be stored: the flusher could not
+      // write its 0 before its first count, and increase() cannot see a series' first sample.
+      for (const [key, s] of own.series) if (isCumulative(own.families.get(s.family)!.type)) current.account.dirty.add(key);
+      current.seriesMarked = own.series.size;
+    }
     const attempt = ledgers.prepareStore(ledger, current.account, ++writes);
     try {
       const renewed = await options.slots!.renewAndStore(fn, current.lease!, options.leaseTtlMs, asStored(attempt.values), attempt.write, retake);
@@ -251,20 +262,18 @@ export function createPusher(options: PusherOptions) {
     }
   }
 
-  async function timed<T>(work: () => Promise<T>): Promise<T> {
+  async function send(instance: string, body: string): Promise<void> {
     const started = performance.now();
     try {
-      return await work();
+      await transport(groupUrl(gatewayUrl!, fn, instance, job), { method: 'POST', body, headers, signal: signal() });
     } finally {
       pushDuration.observe(labels, (performance.now() - started) / 1000);
     }
   }
 
-  const send = (instance: string, body: string) => timed(() => transport(groupUrl(gatewayUrl!, fn, instance, job), { method: 'POST', body, headers, signal: signal() }));
-
   /** This container's gauge readings into Redis with the group that carries them, at most once per interval. */
   async function storeGauges(target: Group | undefined, final: boolean): Promise<void> {
-    if (!options.storeGauges || !target?.lease || (!final && now() - target.gaugesStoredAt < (options.pushIntervalMs ?? 0))) return;
+    if (!options.remoteWrite || !target?.lease || (!final && now() - target.gaugesStoredAt < (options.pushIntervalMs ?? 0))) return;
     await reader.read('gauges');
     const gauges: StoredSeries[] = [];
     for (const s of own.series.values()) if (!isCumulative(own.families.get(s.family)!.type)) gauges.push([s.family, s.metricName, s.labels, s.value]);
@@ -279,23 +288,32 @@ export function createPusher(options: PusherOptions) {
   /**
    * Without a gateway: what no slot took is stored in our overflow group the way a slot is (held once Redis
    * acknowledged it), so a store Redis refused leaves it pending for the next push, and one the janitor retired
-   * is left like a lost slot. Throws when something counted could be stored nowhere.
+   * is left like a lost slot. Throws when something counted could be stored nowhere. Its duration is the push's:
+   * the stores are what a push without a gateway waits for.
    */
   async function storeOnly(final: boolean): Promise<'sent'> {
+    try {
+      await storeOverflow();
+      await storeGauges(slot ?? fallback, final);
+      return 'sent';
+    } finally {
+      pushDuration.observe(labels, (performance.now() - pushStarted) / 1000);
+    }
+  }
+
+  async function storeOverflow(): Promise<void> {
     if (ledgers.pendingKeys(ledger).length > 0 || (fallback?.account.unsure.length ?? 0) > 0) {
-      let outcome = await timed(() => storeSlot(ownGroup()));
+      let outcome = await storeSlot(ownGroup());
       if (outcome === 'lost') {
         // Retired by the janitor: Redis answers, so it can tell at once which of the group's unsure stores it
         // applied; the rest goes to a new group of ours.
         leave(fallback!);
         await settleAbandoned();
-        outcome = await timed(() => storeSlot(ownGroup()));
+        outcome = await storeSlot(ownGroup());
         if (outcome === 'lost') leave(fallback!);
       }
       if (outcome !== 'stored') throw new Error('Redis took no store; the next push carries the values');
     }
-    await storeGauges(slot ?? fallback, final);
-    return 'sent';
   }
 
   /**

@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseSeriesKey, seriesKey, type Family } from './exposition.ts';
 import { DEFAULT_JOB } from './gateway.ts';
-import { addExact } from './exact-sum.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
@@ -85,8 +84,7 @@ export interface IdleGroup {
    * Adds the group's values to its function's retired total (which never expires) and drops its state and
    * gauges, in one script: the fleet's sum stays the same, so a counter written from it by remote write never
    * goes down when a group is let go. The total is kept exact (partials): a float sum regrouped could lose a
-   * last digit. Only one retire at a time per function (the janitor's lock), and none while a flusher reads
-   * (the flusher's). A container that held the group and comes back has its store refused: a slot's lease
+   * last digit. Not while a flusher reads (the caller holds the flusher's lease). A container that held the group and comes back has its store refused: a slot's lease
    * has lapsed (its next holder starts from zero, which is right: its values are retired), and an overflow
    * group's lease, which its holder may take again, is fenced for as long as a state lives.
    */
@@ -164,9 +162,29 @@ const STORE_GAUGES = `
 redis.call('DEL', KEYS[1])
 ${hsetFrom('KEYS[1]', 2)}
 redis.call('EXPIRE', KEYS[1], ARGV[1])`;
-// The new totals are computed by the caller, who holds the group and the function's retiring lock.
+// Each value added to its series' exact total (exact-sum.ts's addExact, in Lua: the same IEEE doubles), kept as
+// a JSON list of partials, each printed with 17 digits, which read back as the same double.
 const RETIRE = `
-${hsetFrom('KEYS[2]', 3)}
+local function addExact(partials, x)
+  local out = {}
+  for _, y in ipairs(partials) do
+    if math.abs(x) < math.abs(y) then x, y = y, x end
+    local hi = x + y
+    local lo = y - (hi - x)
+    if lo ~= 0 then out[#out + 1] = lo end
+    x = hi
+  end
+  out[#out + 1] = x
+  return out
+end
+local values = redis.call('HGETALL', KEYS[1])
+for i = 1, #values, 2 do
+  local partials = {}
+  for p in string.gmatch(redis.call('HGET', KEYS[2], values[i]) or '', '[^%[%],]+') do partials[#partials + 1] = tonumber(p) end
+  local parts = {}
+  for j, p in ipairs(addExact(partials, tonumber(values[i + 1]))) do parts[j] = string.format('%.17g', p) end
+  redis.call('HSET', KEYS[2], values[i], '[' .. table.concat(parts, ',') .. ']')
+end
 redis.call('DEL', KEYS[1], KEYS[4])
 if ARGV[2] == '1' then redis.call('SET', KEYS[3], 'retired', 'EX', ARGV[1]) end`;
 const STORE = `
@@ -191,11 +209,26 @@ function fields(values: StoredSeries[]): string[] {
   for (const [family, metricName, labels, value] of values) out.push(`${family}|${seriesKey(metricName, labels)}`, String(value));
   return out;
 }
-function fromFields(hash: Record<string, string>): StoredSeries[] {
-  return Object.entries(hash).map(([field, value]) => {
+// Fields parsed once per process: a flusher reads the same few hundred fields in every group of a function, and
+// parsing them was most of its CPU. The labels are shared, so frozen.
+const parsedFields = new Map<string, [family: string, metricName: string, labels: Record<string, string>]>();
+const PARSED_FIELDS_KEPT = 100_000;
+
+function parseField(field: string): [family: string, metricName: string, labels: Record<string, string>] {
+  let parsed = parsedFields.get(field);
+  if (!parsed) {
+    if (parsedFields.size >= PARSED_FIELDS_KEPT) parsedFields.clear();
     const bar = field.indexOf('|');
     const { metricName, labels } = parseSeriesKey(field.slice(bar + 1));
-    return [field.slice(0, bar), metricName, labels, Number(value)];
+    parsedFields.set(field, (parsed = [field.slice(0, bar), metricName, Object.freeze(labels)]));
+  }
+  return parsed;
+}
+
+function fromFields(hash: Record<string, string>): StoredSeries[] {
+  return Object.entries(hash).map(([field, value]) => {
+    const [family, metricName, labels] = parseField(field);
+    return [family, metricName, labels, Number(value)];
   });
 }
 
@@ -336,10 +369,7 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
       for (const key of await scan(keys.retiredMatch)) {
         const fn = keys.parseRetired(key);
         if (fn === undefined) continue;
-        const values = Object.entries(await redis.hgetall(key)).map(([field, json]): RetiredSeries => {
-          const [family, metricName, labels] = fromFields({ [field]: '0' })[0]!;
-          return [family, metricName, labels, JSON.parse(json) as number[]];
-        });
+        const values = Object.entries(await redis.hgetall(key)).map(([field, json]): RetiredSeries => [...parseField(field), JSON.parse(json) as number[]]);
         out.push({ fn, values });
       }
       return out;
@@ -349,27 +379,15 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
       const token = randomUUID();
       if ((await redis.set(keys.lease(fn, id), token, 'PX', JANITOR_LEASE_MS, 'NX')) !== 'OK') return undefined;
       try {
-        const values = await store.load(fn, id);
-        const retire = async () => {
-          const pairs = fields(values ?? []);
-          const names = pairs.filter((_, i) => i % 2 === 0);
-          const totals = names.length === 0 ? [] : await redis.hmget(keys.retired(fn), ...names);
-          const updated = names.flatMap((name, i) => {
-            const partials = totals[i] ? (JSON.parse(totals[i]) as number[]) : [];
-            addExact(partials, Number(pairs[2 * i + 1]));
-            return [name, JSON.stringify(partials)];
-          });
-          const fence = isOverflow(id) ? '1' : '0';
-          await redis.eval(RETIRE, 4, keys.state(fn, id), keys.retired(fn), keys.lease(fn, id), keys.gauges(fn, id), String(STATE_TTL_SECONDS), fence, ...updated);
-        };
-        return await work(values, {
+        return await work(await store.load(fn, id), {
           save: async (values) => void (await scripts.metricsStore(keys.state(fn, id), String(STATE_TTL_SECONDS), ...fields(values))),
           forget: async () => void (await redis.del(keys.state(fn, id))),
           idleMs: async () => {
             const ttl = await redis.pttl(keys.state(fn, id));
             return ttl < 0 ? Infinity : STATE_TTL_SECONDS * 1000 - ttl;
           },
-          retire,
+          retire: async () =>
+            void (await redis.eval(RETIRE, 4, keys.state(fn, id), keys.retired(fn), keys.lease(fn, id), keys.gauges(fn, id), String(STATE_TTL_SECONDS), isOverflow(id) ? '1' : '0')),
         });
       } finally {
         await redis.eval(RELEASE, 1, keys.lease(fn, id), token).catch(() => {});

@@ -95,7 +95,7 @@ function world(pushIntervalMs: number, viaGateway = true) {
       registry,
       functionName: FN,
       gatewayUrl: viaGateway ? GATEWAY_URL : undefined,
-      storeGauges: !viaGateway,
+      remoteWrite: !viaGateway,
       timeoutMs: TIMEOUT_MS,
       slots,
       maxSlots: MAX_SLOTS,

@@ -1,0 +1,842 @@
+// The two ways fleet totals can reach Prometheus, at 1, 100, 1,000 and 5,000 concurrent containers (issue 18):
+//
+//   node scripts/bench/scale.ts [--containers 1,100,1000,5000] [--no-write]
+//   npm run bench -- --scale [--no-write]
+//
+// A. Pushgateway: the gateway holds one group per container (job/function/instance) and Prometheus scrapes it.
+//    Per level, a fresh gateway is filled with that many groups (a few POSTs at once, within FILL_BUDGET_MS);
+//    then one POST of a changed body is timed (what a function waits for), and GET /metrics is timed the way
+//    Prometheus scrapes it, with the gateway's CPU read from /proc. A level that cannot be filled in time
+//    "did not keep up": it is measured as far as it got, and the higher levels are skipped.
+// B. Remote write: every container stores its cumulative state in Redis (renewAndStore, per invocation) and one
+//    flusher (flushFleet) reads every group, sums per function and writes to a real Prometheus 2.42 with its
+//    remote-write receiver on. Per level: the store a function waits for, then flushes (wall and CPU of this
+//    process, Redis's and Prometheus's CPU), and a PromQL count of what Prometheus holds.
+//
+// Every group is one container of one of 17 functions (the shop's count, as in breakdown.ts: 17 × 16 slots), with the
+// shape of the shop's registry after traffic over its routes (buildShape). Redis, Prometheus and the gateways
+// are started here on free loopback ports and stopped at the end. Prints markdown; unless --no-write, rewrites
+// the generated part of "Scale" in docs/benchmarks.md.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { ROOT } from './no-metrics.ts';
+import { freePort, ServerProcess } from '../servers/process.ts';
+import { prometheusLaunch } from '../servers/prometheus.ts';
+import { pushgatewayLaunch } from '../servers/pushgateway.ts';
+import { redisLaunch } from '../servers/redis.ts';
+import { connectRedis } from '../../lib/redis.ts';
+import { SHOP_JOB } from '../../lib/metrics/registry.ts';
+import { ANSWERED_STATUSES } from '../../lib/http/errors.ts';
+import { isCumulative, render, type Family, type Series } from '../../packages/middy-pushgateway/src/exposition.ts';
+import { FLUSH_LOCK_MS, flushFleet, type FlushReport } from '../../packages/middy-pushgateway/src/flusher.ts';
+import { gatewayRequest, groupUrl, TEXT_FORMAT } from '../../packages/middy-pushgateway/src/gateway.ts';
+import { prometheusPush } from '../../packages/middy-pushgateway/src/prometheus-push.ts';
+import { createSeriesReader } from '../../packages/middy-pushgateway/src/series-reader.ts';
+import { createRedisSlotStore, type Lease, type SlotStore, type StoredSeries } from '../../packages/middy-pushgateway/src/slots.ts';
+
+// ---- settings ---------------------------------------------------------------------------------------------
+const FUNCTIONS = 17; // the shop's functions, as breakdown.ts counts them: a level's groups are spread over them
+const FILL_BUDGET_MS = 120_000; // per gateway level: filling slows down with every group it holds
+const FILL_AT_ONCE = 4; // concurrent POSTs while filling the gateway, as a few containers pushing at once
+const STORE_FILL_AT_ONCE = 16; // concurrent containers storing their first state into Redis
+const GATEWAY_POST_TIMEOUT_MS = 60_000;
+// Measured calls: at least this many, and more until MIN_MEASURE_MS has passed, so that the gateway's CPU,
+// read from /proc in clock ticks (10 ms), is averaged over enough of them.
+const MIN_POSTS = 20;
+const MIN_SCRAPES = 3;
+const MIN_MEASURE_MS = 2000;
+const MAX_CALLS = 500;
+const STORES = 500; // timed renewAndStore calls per level (after STORE_WARMUP)
+const STORE_WARMUP = 50;
+const CLAIMS = 20;
+const FLUSHES = 3;
+const LEASE_MS = 30 * 60_000; // the fill's leases outlast the level: its containers are all "alive"
+// What the deployed shop uses (lib/config.ts's defaults, METRICS_FLUSH_INTERVAL_MS included, and flusher.ts's
+// run margin, which it does not export): the yardsticks of "keeping up".
+const PUSH_INTERVAL_MS = 5000;
+const PUSH_TIMEOUT_MS = 200;
+const FLUSH_INTERVAL_MS = 5000;
+const FLUSH_RUN_MARGIN_MS = 10_000;
+const FLUSH_DEADLINE_MS = FLUSH_LOCK_MS - FLUSH_RUN_MARGIN_MS;
+// How Prometheus 2.42 asks for a scrape: the gateway answers it compressed.
+const SCRAPE_HEADERS = {
+  Accept: 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+  'Accept-Encoding': 'gzip',
+};
+const DOC = path.join(ROOT, 'docs', 'benchmarks.md');
+const BEGIN = '<!-- scale:begin (generated by scripts/bench/scale.ts; edit outside these markers) -->';
+const END = '<!-- scale:end -->';
+const HEADING = '## Scale: Pushgateway or remote write (issue 18)';
+
+const say = (line: string) => process.stderr.write(`scale: ${line}\n`);
+
+// ---- small helpers ----------------------------------------------------------------------------------------
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const sinceMs = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+/** Two significant figures: an extrapolation is no more precise than that. */
+const roughly = (v: number) => Number(v.toPrecision(2));
+const int = (v: number) => Math.round(v).toLocaleString('en-US');
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const kib = (bytes: number) => (bytes >= 1024 * 1024 ? mib(bytes) : `${(bytes / 1024).toFixed(1)} KiB`);
+function table(header: string[], rows: string[][]): string {
+  const sep = header.map((_, i) => (i === 0 ? '---' : '--:'));
+  return [header, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+// A process's CPU, user + system of all its threads, from /proc/<pid>/stat (fields 14 and 15, counted after
+// the command name, which may hold spaces), in clock ticks.
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** Group i of a level: spread round-robin over the functions, the n-th group of its function. */
+const fnOf = (i: number) => `fn-${i % FUNCTIONS}`;
+const instanceOf = (i: number) => `${fnOf(i)}-${Math.floor(i / FUNCTIONS)}`;
+
+// ---- the shape of one group ----------------------------------------------------------------------------------
+interface Shape {
+  families: Family[];
+  /** Every series of the group, as the pusher reads them (no `function` label: the group adds it). */
+  series: Series[];
+  /** The whole group as text: a container's first push. */
+  fullBody: string;
+  lines: number;
+  /** The series one request moves, and their families: what a later push sends and stores. */
+  moved: Series[];
+  movedFamilies: Set<string>;
+  /** What Redis keeps for a group: the cumulative series. */
+  stored: StoredSeries[];
+}
+
+// Routes a container of ours has served, and a not-found on one of them: ≈ 350 lines, as the shop's registry
+// after traffic over its routes.
+const SHAPE_ROUTES = ['GET /api/products', 'GET /api/products/{id}', 'POST /api/orders', 'GET /api/orders', 'GET /api/orders/{id}', 'POST /api/users/login'];
+const SHAPE_FN = 'bench-scale';
+
+/**
+ * The shop's real families (lib/metrics' registry, the package's request and process families, as
+ * lib/metrics/container.ts builds them, without a pusher and its three families of its own), after
+ * requests over SHAPE_ROUTES through the package's Middy hooks and the cache, database and business
+ * observations those requests make. Read back with the pusher's own series reader.
+ */
+async function buildShape(): Promise<Shape> {
+  const { registry } = await import('../../lib/metrics/registry.ts');
+  const { observeQuery } = await import('../../lib/metrics/database.ts');
+  const { observeCacheOperation } = await import('../../lib/metrics/cache.ts');
+  const { business } = await import('../../lib/metrics/business.ts');
+  await import('../../lib/metrics/errors.ts');
+  await import('../../lib/metrics/events.ts');
+  // No gatewayUrl: it records only, whatever the environment says.
+  const metrics = prometheusPush({ registry, functionName: SHAPE_FN, job: SHOP_JOB, statusCodes: ANSWERED_STATUSES });
+  const hooks = metrics.plugin();
+  const request = async (route: string, statusCode = 200) => {
+    const req = { event: { routeKey: route }, context: { awsRequestId: randomUUID() }, response: { statusCode }, error: undefined, internal: {} };
+    hooks.requestStart(req);
+    await hooks.requestEnd(req);
+  };
+  for (const route of SHAPE_ROUTES) await request(route);
+  await request('GET /api/products/{id}', 404);
+  for (const table of ['products', 'orders', 'users']) observeQuery({ operation: 'select', table }, 0.002);
+  observeQuery({ operation: 'insert', table: 'orders' }, 0.003);
+  observeCacheOperation('get', 'miss', 0.0004);
+  observeCacheOperation('set', 'ok', 0.0004);
+  business.productViewed('books');
+  business.orderCreated({ status: 'pending', totalCents: 1234, currency: 'EUR' });
+  business.loginAttempted('success');
+
+  const reader = createSeriesReader(registry, { function: SHAPE_FN });
+  await reader.read('all');
+  const families = [...reader.snapshot.families.values()];
+  const series = [...reader.snapshot.series.values()].map((s) => ({ ...s }));
+  const fullBody = render(families, series);
+  // One more cached product view: what one invocation moves.
+  await request('GET /api/products/{id}');
+  observeCacheOperation('get', 'hit', 0.0003);
+  business.productViewed('books');
+  const moved = (await reader.read('cumulative')).map((key) => ({ ...reader.snapshot.series.get(key)! }));
+  const types = new Map(families.map((f) => [f.name, f.type]));
+  return {
+    families,
+    series,
+    fullBody,
+    lines: fullBody.split('\n').filter(Boolean).length,
+    moved,
+    movedFamilies: new Set(moved.map((s) => s.family)),
+    stored: series.filter((s) => isCumulative(types.get(s.family)!)).map((s) => [s.family, s.metricName, s.labels, s.value]),
+  };
+}
+
+/** The changed families of one push, every value of theirs moved by `n` (buckets stay cumulative). */
+function changedBody(shape: Shape, n: number): string {
+  const members = shape.series.filter((s) => shape.movedFamilies.has(s.family)).map((s) => ({ ...s, value: s.value + n }));
+  return render(shape.families.filter((f) => shape.movedFamilies.has(f.name)), members);
+}
+const movedValues = (shape: Shape, n: number): StoredSeries[] => shape.moved.map((s) => [s.family, s.metricName, s.labels, s.value + n]);
+
+// ---- servers ------------------------------------------------------------------------------------------------
+const running = new Set<ServerProcess>();
+const tempDirs = new Set<string>();
+
+async function start(launch: Parameters<typeof ServerProcess.start>[0]): Promise<ServerProcess> {
+  const server = await ServerProcess.start(launch);
+  running.add(server);
+  return server;
+}
+async function stop(server: ServerProcess): Promise<void> {
+  await server.stop();
+  running.delete(server);
+}
+async function stopAll(): Promise<void> {
+  for (const server of [...running]) await stop(server).catch(() => {});
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+// A Ctrl-C or a kill: the servers are children of ours, but not killed with us.
+function killAllNow(): void {
+  for (const server of running) server.signal('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+};
+
+interface Prometheus {
+  url: string;
+  server: ServerProcess;
+  version: string;
+}
+async function startPrometheus(): Promise<Prometheus> {
+  const dir = tempDir('shop-scale-prometheus-');
+  const config = path.join(dir, 'prometheus.yml');
+  writeFileSync(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n'); // it only receives
+  const port = await freePort();
+  const launch = prometheusLaunch(port, config, path.join(dir, 'data'));
+  const server = await start({ ...launch, args: [...launch.args, '--web.enable-remote-write-receiver'] });
+  const url = `http://127.0.0.1:${port}`;
+  const info = (await (await fetch(`${url}/api/v1/status/buildinfo`)).json()) as { data?: { version?: string } };
+  return { url, server, version: info.data?.version ?? '?' };
+}
+
+async function startGateway(): Promise<{ url: string; server: ServerProcess; version: string }> {
+  const port = await freePort();
+  // Memory only (an empty --persistence.file): every level starts from an empty gateway.
+  const server = await start(pushgatewayLaunch(port));
+  const url = `http://127.0.0.1:${port}`;
+  const status = (await (await fetch(`${url}/api/v1/status`)).json()) as { data?: { build_information?: { version?: string } } };
+  return { url, server, version: status.data?.build_information?.version ?? '?' };
+}
+
+// ---- A. Pushgateway ---------------------------------------------------------------------------------------
+interface GatewayRow {
+  containers: number;
+  version: string;
+  held: number;
+  keptUp: boolean;
+  fillS: number;
+  fillFailures: number;
+  postP50: number;
+  postP90: number;
+  posts: number;
+  cpuPerPostMs: number;
+  scrapeMs: number;
+  scrapeCpuMs: number;
+  scrapeWireBytes: number;
+  scrapeBytes: number;
+  scrapeSamples: number;
+}
+
+const post = (url: string, body: string) =>
+  gatewayRequest(url, { method: 'POST', body, headers: { 'Content-Type': TEXT_FORMAT }, signal: AbortSignal.timeout(GATEWAY_POST_TIMEOUT_MS) });
+
+/** Fills the gateway with groups 0..n-1 (each a container's first push), a few at once, within the budget. */
+async function fillGateway(url: string, shape: Shape, n: number): Promise<{ held: number; failures: number; ms: number }> {
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + FILL_BUDGET_MS;
+  let next = 0;
+  let held = 0;
+  let failures = 0;
+  const lane = async () => {
+    while (next < n && Date.now() < deadline) {
+      const i = next++;
+      await post(groupUrl(url, fnOf(i), instanceOf(i), SHOP_JOB), shape.fullBody).then(() => held++, () => failures++);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FILL_AT_ONCE, n) }, lane));
+  return { held, failures, ms: sinceMs(t0) };
+}
+
+/** Timed POSTs of a changed body, one at a time, to groups the gateway holds; its CPU per POST. */
+async function timePosts(url: string, pid: number, shape: Shape, held: number) {
+  const latencies: number[] = [];
+  const cpu0 = cpuSecondsOf(pid);
+  const began = Date.now();
+  for (let k = 0; k < MAX_CALLS && (k < MIN_POSTS || Date.now() - began < MIN_MEASURE_MS); k++) {
+    const i = k % Math.min(held, FUNCTIONS);
+    const body = changedBody(shape, k + 1);
+    const t0 = process.hrtime.bigint();
+    await post(groupUrl(url, fnOf(i), instanceOf(i), SHOP_JOB), body);
+    latencies.push(sinceMs(t0));
+  }
+  return { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), posts: latencies.length, cpuPerPostMs: ((cpuSecondsOf(pid) - cpu0) * 1000) / latencies.length };
+}
+
+/** One GET /metrics as Prometheus asks for it: the bytes on the wire and the text. */
+function scrape(url: string): Promise<{ wireBytes: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(`${url}/metrics`, { headers: SCRAPE_HEADERS, signal: AbortSignal.timeout(120_000) }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        if (response.statusCode !== 200) return reject(new Error(`GET /metrics answered ${response.statusCode}`));
+        const wire = Buffer.concat(chunks);
+        const text = response.headers['content-encoding'] === 'gzip' ? gunzipSync(wire).toString('utf8') : wire.toString('utf8');
+        resolve({ wireBytes: wire.byteLength, text });
+      });
+    });
+    request.on('error', reject);
+  });
+}
+
+/** Sample lines: what one scrape makes Prometheus ingest. */
+function sampleLines(text: string): number {
+  let n = 0;
+  for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) n++;
+  return n;
+}
+
+/** Scrapes one after the other; per scrape: duration and the gateway's CPU (the scraper's own work excluded). */
+async function timeScrapes(url: string, pid: number) {
+  const durations: number[] = [];
+  const cpu: number[] = [];
+  let last = { wireBytes: 0, text: '' };
+  const began = Date.now();
+  for (let k = 0; k < MAX_CALLS && (k < MIN_SCRAPES || Date.now() - began < MIN_MEASURE_MS); k++) {
+    const cpu0 = cpuSecondsOf(pid);
+    const t0 = process.hrtime.bigint();
+    last = await scrape(url);
+    durations.push(sinceMs(t0));
+    cpu.push((cpuSecondsOf(pid) - cpu0) * 1000);
+  }
+  return { ms: mean(durations), cpuMs: mean(cpu), wireBytes: last.wireBytes, bytes: Buffer.byteLength(last.text), samples: sampleLines(last.text) };
+}
+
+async function measureGateway(containers: number, shape: Shape): Promise<GatewayRow> {
+  const gateway = await startGateway();
+  try {
+    say(`A ${containers}: filling a fresh Pushgateway ${gateway.version} (budget ${FILL_BUDGET_MS / 1000} s)`);
+    const fill = await fillGateway(gateway.url, shape, containers);
+    const keptUp = fill.held === containers;
+    say(`A ${containers}: ${fill.held} groups held after ${(fill.ms / 1000).toFixed(1)} s${keptUp ? '' : ' (did not keep up)'}; timing POSTs and scrapes`);
+    if (fill.held === 0) throw new Error('the gateway took no group');
+    const posts = await timePosts(gateway.url, gateway.server.pid, shape, fill.held);
+    const scrapes = await timeScrapes(gateway.url, gateway.server.pid);
+    return {
+      containers,
+      version: gateway.version,
+      held: fill.held,
+      keptUp,
+      fillS: fill.ms / 1000,
+      fillFailures: fill.failures,
+      postP50: posts.p50,
+      postP90: posts.p90,
+      posts: posts.posts,
+      cpuPerPostMs: posts.cpuPerPostMs,
+      scrapeMs: scrapes.ms,
+      scrapeCpuMs: scrapes.cpuMs,
+      scrapeWireBytes: scrapes.wireBytes,
+      scrapeBytes: scrapes.bytes,
+      scrapeSamples: scrapes.samples,
+    };
+  } finally {
+    await stop(gateway.server);
+  }
+}
+
+// ---- B. remote write ----------------------------------------------------------------------------------------
+interface FlushSummary {
+  /** Of the runs that succeeded: the median one's wall time, CPU and body, the slowest one's wall time. */
+  medianMs: number;
+  maxMs: number;
+  cpuS: number;
+  redisCpuS: number;
+  prometheusCpuS: number;
+  bytes: number;
+  series: number;
+  groups: number;
+  /** count() of the job in Prometheus at the last run's timestamp. */
+  counted: number;
+}
+interface RemoteRow {
+  containers: number;
+  fillS: number;
+  storeP50: number;
+  storeP90: number;
+  claimP50: number;
+  redisBytes: number;
+  flush?: FlushSummary;
+  /** A run that threw (ran out of its lease, or the write failed), and when. */
+  failure?: { run: number; afterMs: number; message: string };
+}
+
+/** Every container of the level claims a slot of its function and stores its whole state (its first store). */
+async function fillRedis(slots: SlotStore, shape: Shape, n: number): Promise<{ fn: string; lease: Lease }[]> {
+  const perFunction = Math.ceil(n / FUNCTIONS);
+  const leases: { fn: string; lease: Lease }[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const fn = fnOf(next++);
+      const lease = await slots.claim(fn, perFunction, LEASE_MS, randomUUID());
+      if (!lease) throw new Error(`no free slot of ${fn}`);
+      if (!(await slots.renewAndStore(fn, lease, LEASE_MS, shape.stored, 1, false))) throw new Error(`lost the lease of ${fn}:${lease.id}`);
+      leases.push({ fn, lease });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STORE_FILL_AT_ONCE, n) }, lane));
+  return leases;
+}
+
+/** One invocation's store (the series it moved), timed, against containers of several functions in turn. */
+async function timeStores(slots: SlotStore, shape: Shape, leases: { fn: string; lease: Lease }[]): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let k = 0; k < STORE_WARMUP + STORES; k++) {
+    const { fn, lease } = leases[k % Math.min(leases.length, FUNCTIONS)]!;
+    const values = movedValues(shape, k + 1);
+    const t0 = process.hrtime.bigint();
+    if (!(await slots.renewAndStore(fn, lease, LEASE_MS, values, k + 2, false))) throw new Error(`lost the lease of ${fn}:${lease.id}`);
+    if (k >= STORE_WARMUP) latencies.push(sinceMs(t0));
+  }
+  return latencies;
+}
+
+/** A cold start's claim with every slot of its function below it held (the longest scan), given back at once. */
+async function timeClaims(slots: SlotStore, n: number): Promise<number[]> {
+  const max = Math.ceil(n / FUNCTIONS) + 1;
+  const latencies: number[] = [];
+  for (let k = 0; k < CLAIMS; k++) {
+    const t0 = process.hrtime.bigint();
+    const lease = await slots.claim(fnOf(0), max, LEASE_MS, randomUUID());
+    latencies.push(sinceMs(t0));
+    if (lease) await slots.release(fnOf(0), lease);
+  }
+  return latencies;
+}
+
+interface Flush {
+  report: FlushReport;
+  wallMs: number;
+  cpuS: number;
+  redisCpuS: number;
+  prometheusCpuS: number;
+}
+async function timedFlush(slots: SlotStore, prometheus: Prometheus, redisPid: number): Promise<Flush> {
+  const [redis0, prom0, cpu0] = [cpuSecondsOf(redisPid), cpuSecondsOf(prometheus.server.pid), ownCpuSeconds()];
+  const t0 = process.hrtime.bigint();
+  const report = await flushFleet({ slots, url: `${prometheus.url}/api/v1/write` });
+  const wallMs = sinceMs(t0);
+  if (report.skipped) throw new Error(`flush skipped: ${report.skipped}`);
+  return {
+    report,
+    wallMs,
+    cpuS: ownCpuSeconds() - cpu0,
+    redisCpuS: cpuSecondsOf(redisPid) - redis0,
+    prometheusCpuS: cpuSecondsOf(prometheus.server.pid) - prom0,
+  };
+}
+
+/** What Prometheus holds of the job at the flush's timestamp (an instant query sees the sample written then). */
+async function countInPrometheus(prometheus: Prometheus, job: string, timestampMs: number): Promise<number> {
+  const url = new URL('/api/v1/query', prometheus.url);
+  url.searchParams.set('query', `count({job="${job}"})`);
+  url.searchParams.set('time', (timestampMs / 1000).toFixed(3));
+  const body = (await (await fetch(url)).json()) as { status: string; error?: string; data: { result: { value: [number, string] }[] } };
+  if (body.status !== 'success') throw new Error(`count({job="${job}"}): ${body.error}`);
+  return Number(body.data.result[0]?.value[1] ?? 0);
+}
+
+async function versionOfRedis(url: string): Promise<string> {
+  const { redis, release, connected } = connectRedis(url, 30_000);
+  try {
+    await connected();
+    return /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  } finally {
+    release();
+  }
+}
+
+const usedMemory = async (redis: { info(section: string): Promise<string> }) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
+
+async function measureRemoteWrite(containers: number, shape: Shape, redisUrl: string, redisPid: number, prometheus: Prometheus): Promise<RemoteRow> {
+  const { redis, release, connected } = connectRedis(redisUrl, 30_000);
+  try {
+    await connected();
+    // The previous level's groups out of the way (its memory too); a job of the level's own in Prometheus.
+    await redis.flushdb();
+    const job = `bench-scale-${containers}`;
+    const slots = createRedisSlotStore(redis, job);
+    await slots.saveFamilies(shape.families);
+    say(`B ${containers}: storing ${containers} groups in Redis`);
+    const t0 = process.hrtime.bigint();
+    const leases = await fillRedis(slots, shape, containers);
+    const fillS = sinceMs(t0) / 1000;
+    const stores = await timeStores(slots, shape, leases);
+    const claims = await timeClaims(slots, containers);
+    const redisBytes = await usedMemory(redis);
+    const base = {
+      containers,
+      fillS,
+      storeP50: quantile(stores, 0.5),
+      storeP90: quantile(stores, 0.9),
+      claimP50: quantile(claims, 0.5),
+      redisBytes,
+    };
+    say(`B ${containers}: ${FLUSHES} flushes`);
+    const flushes: Flush[] = [];
+    let failure: RemoteRow['failure'];
+    for (let k = 0; k < FLUSHES && !failure; k++) {
+      const t1 = process.hrtime.bigint();
+      try {
+        const flush = await timedFlush(slots, prometheus, redisPid);
+        flushes.push(flush);
+        say(`B ${containers}: flush ${k + 1}: ${(flush.wallMs / 1000).toFixed(2)} s, ${flush.report.series} series, ${flush.report.groups} groups`);
+      } catch (err) {
+        // The level is measured no further: a run that failed once would fail again.
+        failure = { run: k + 1, afterMs: sinceMs(t1), message: err instanceof Error ? err.message : String(err) };
+        say(`B ${containers}: flush ${k + 1} failed after ${(failure.afterMs / 1000).toFixed(1)} s: ${failure.message}`);
+      }
+    }
+    return { ...base, flush: flushes.length ? await summarise(flushes, prometheus, job) : undefined, failure };
+  } finally {
+    release();
+  }
+}
+
+async function summarise(flushes: Flush[], prometheus: Prometheus, job: string): Promise<FlushSummary> {
+  const median = [...flushes].sort((a, b) => a.wallMs - b.wallMs)[Math.floor(flushes.length / 2)]!;
+  return {
+    medianMs: median.wallMs,
+    maxMs: Math.max(...flushes.map((f) => f.wallMs)),
+    cpuS: median.cpuS,
+    redisCpuS: median.redisCpuS,
+    prometheusCpuS: median.prometheusCpuS,
+    bytes: median.report.bytes,
+    series: median.report.series,
+    groups: median.report.groups,
+    counted: await countInPrometheus(prometheus, job, flushes.at(-1)!.report.timestamp!),
+  };
+}
+
+// ---- report ---------------------------------------------------------------------------------------------------
+interface Run {
+  command: string;
+  startedAt: Date;
+  minutes: number;
+  code: string;
+  /** 1-minute load averages at the start and the end: the machine is shared, and only 2 cores. */
+  load: [number, number];
+  versions: { gateway: string; prometheus: string; redis: string };
+  shape: Shape;
+  containers: number[];
+  gateway: GatewayRow[];
+  remote: RemoteRow[];
+}
+
+/** The commit measured, and whether the code the bench loads differed from it. */
+function codeVersion(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+  try {
+    const dirty = git('status', '--porcelain', '--', 'packages/middy-pushgateway/src', 'lib') !== '';
+    return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in lib/ or the package' : ''}`;
+  } catch {
+    return 'commit ?';
+  }
+}
+
+function machine(): string {
+  const model = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
+  return `${os.availableParallelism()} cores (nproc), ${model}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB`;
+}
+
+function gatewayTable(rows: GatewayRow[]): string {
+  return table(
+    ['containers (groups)', 'groups held', 'fill s', 'POST p50 ms', 'POST p90 ms', 'gateway CPU ms / POST', 'scrape ms', 'gateway CPU ms / scrape', 'scrape on the wire (gzip)', 'scrape text', 'samples per scrape', 'gateway cores for 1 POST / container / 5 s (derived)'],
+    rows.map((r) => [
+      int(r.containers),
+      `${int(r.held)}${r.keptUp ? '' : ' **(did not keep up)**'}`,
+      r.fillS.toFixed(1),
+      ms(r.postP50),
+      ms(r.postP90),
+      ms(r.cpuPerPostMs),
+      ms(r.scrapeMs),
+      ms(r.scrapeCpuMs),
+      kib(r.scrapeWireBytes),
+      kib(r.scrapeBytes),
+      int(r.scrapeSamples),
+      `${r.keptUp ? '' : '≥ '}${((r.containers * r.cpuPerPostMs) / PUSH_INTERVAL_MS).toFixed(2)}`,
+    ]),
+  );
+}
+
+function remoteTable(rows: RemoteRow[]): string {
+  const flushColumns = (f: FlushSummary | undefined, failure: RemoteRow['failure']): string[] =>
+    f
+      ? [
+          (f.medianMs / 1000).toFixed(2),
+          (f.maxMs / 1000).toFixed(2),
+          f.cpuS.toFixed(2),
+          f.redisCpuS.toFixed(2),
+          f.prometheusCpuS.toFixed(2),
+          kib(f.bytes),
+          int(f.series),
+          `${int(f.counted)}${f.counted === f.series ? '' : ' **(differs)**'}`,
+        ]
+      : [failure ? `**failed** after ${(failure.afterMs / 1000).toFixed(1)} s` : '—', '', '', '', '', '', '', ''];
+  const failures = rows
+    .filter((r) => r.failure)
+    .map((r) => `- At ${int(r.containers)} containers, flush ${r.failure!.run} failed after ${(r.failure!.afterMs / 1000).toFixed(1)} s: ${r.failure!.message}`);
+  return [
+    table(
+      ['containers (groups)', 'store p50 ms', 'store p90 ms', 'claim p50 ms (once per container)', 'flush s (median)', 'flush s (max)', 'flusher CPU s', 'Redis CPU s', 'Prometheus CPU s', 'body', 'series written', 'count() in Prometheus', 'Redis memory'],
+      rows.map((r) => [int(r.containers), ms(r.storeP50), ms(r.storeP90), ms(r.claimP50), ...flushColumns(r.flush, r.failure), mib(r.redisBytes)]),
+    ),
+    ...(failures.length ? ['', ...failures] : []),
+  ].join('\n');
+}
+
+/** Where the gateway stopped keeping up: the fill that ran out of time, and POSTs slower than the push deadline. */
+function gatewaySentence(rows: GatewayRow[], levels: number[]): string {
+  const stopped = rows.find((r) => !r.keptUp);
+  const slow = rows.find((r) => r.postP50 > PUSH_TIMEOUT_MS);
+  const parts: string[] = [];
+  if (stopped) {
+    const skipped = levels.filter((n) => n > stopped.containers);
+    parts.push(
+      `**Pushgateway: did not keep up at ${int(stopped.containers)} containers**: in ${FILL_BUDGET_MS / 1000} s it took ${int(stopped.held)} groups, ` +
+        `and a POST then took ${ms(stopped.postP50)} ms p50 (${ms(stopped.cpuPerPostMs)} ms of its CPU)` +
+        (skipped.length ? `; ${skipped.map(int).join(', ')} not tried.` : '.'),
+    );
+  } else {
+    const top = rows.at(-1)!;
+    parts.push(`**Pushgateway: held all ${int(top.containers)} groups** (filled in ${top.fillS.toFixed(0)} s; POST p50 ${ms(top.postP50)} ms).`);
+  }
+  if (slow) {
+    const before = rows.filter((r) => r.postP50 <= PUSH_TIMEOUT_MS).at(-1);
+    parts.push(
+      `A POST's p50 passes the pusher's ${PUSH_TIMEOUT_MS} ms deadline (PUSH_TIMEOUT_MS) ` +
+        (before ? `between ${int(before.held)} groups (${ms(before.postP50)} ms) and ${int(slow.held)} (${ms(slow.postP50)} ms)` : `at ${int(slow.held)} groups (${ms(slow.postP50)} ms)`) +
+        ': past it most pushes time out and leave their group behind.',
+    );
+  }
+  return parts.join(' ');
+}
+
+/** Where the flusher stops keeping up: measured, or extrapolated linearly from the two largest levels. */
+function remoteSentence(rows: RemoteRow[]): string {
+  const stops = (r: RemoteRow) => r.failure !== undefined || (r.flush?.maxMs ?? 0) > FLUSH_INTERVAL_MS;
+  const first = rows.find(stops);
+  if (!first) return remoteKeptUp(rows);
+  const secs = (v: number) => `${(v / 1000).toFixed(1)} s`;
+  let sentence = `**Remote write: did not keep up at ${int(first.containers)} containers**: `;
+  if (first.flush && first.flush.maxMs > FLUSH_INTERVAL_MS) {
+    const lease = first.flush.maxMs > FLUSH_DEADLINE_MS ? `past the lease's ${FLUSH_DEADLINE_MS / 1000} s as well` : `within the lease's ${FLUSH_DEADLINE_MS / 1000} s`;
+    sentence += `a flush took up to ${secs(first.flush.maxMs)} (median ${secs(first.flush.medianMs)}), longer than the ${FLUSH_INTERVAL_MS / 1000} s flush interval, ${lease}`;
+    if (first.failure) sentence += `; flush ${first.failure.run} failed after ${secs(first.failure.afterMs)} (${first.failure.message})`;
+  } else {
+    sentence += `flush ${first.failure!.run} failed after ${secs(first.failure!.afterMs)} (${first.failure!.message})`;
+  }
+  const before = rows.filter((r) => r.containers < first.containers).at(-1);
+  sentence += before?.flush ? `. At ${int(before.containers)} it kept up (${secs(before.flush.medianMs)} median, ${secs(before.flush.maxMs)} at most).` : '.';
+  for (const later of rows.filter((r) => r.containers > first.containers && r.failure)) {
+    sentence += ` At ${int(later.containers)} containers flush ${later.failure!.run} failed after ${secs(later.failure!.afterMs)}: ${later.failure!.message}.`;
+  }
+  return `${sentence} A container's store stayed at ${ms(rows.at(-1)!.storeP50)} ms p50 throughout.`;
+}
+
+/** Every level kept up: said, then extrapolated (clearly as such) from the two largest. */
+function remoteKeptUp(rows: RemoteRow[]): string {
+  const measured = rows.filter((r): r is RemoteRow & { flush: FlushSummary } => r.flush !== undefined);
+  const top = measured.at(-1);
+  if (!top) return '**Remote write: no flush measured.**';
+  let sentence =
+    `**Remote write: kept up at every level**: at ${int(top.containers)} containers a flush took ${(top.flush.medianMs / 1000).toFixed(2)} s ` +
+    `(${((100 * top.flush.medianMs) / FLUSH_INTERVAL_MS).toFixed(0)} % of the ${FLUSH_INTERVAL_MS / 1000} s interval, ${top.flush.cpuS.toFixed(2)} s of the flusher's CPU), ` +
+    `writing ${int(top.flush.series)} series, and a container's store stayed at ${ms(top.storeP50)} ms p50.`;
+  const [a, b] = measured.slice(-2);
+  if (a && b && b.flush.medianMs > a.flush.medianMs) {
+    const perGroup = (b.flush.medianMs - a.flush.medianMs) / (b.containers - a.containers);
+    const at = (limitMs: number) => roughly(b.containers + (limitMs - b.flush.medianMs) / perGroup);
+    sentence +=
+      ` *Extrapolation, not measured* (linear in groups from the ${int(a.containers)} and ${int(b.containers)} levels: ${(perGroup * 1000).toFixed(0)} ms more per 1,000 groups): ` +
+      `a flush would reach the ${FLUSH_INTERVAL_MS / 1000} s interval at ≈ ${int(at(FLUSH_INTERVAL_MS))} containers and the lease's ${FLUSH_DEADLINE_MS / 1000} s at ≈ ${int(at(FLUSH_DEADLINE_MS))}, ` +
+      "on this machine, if nothing else (the flusher's memory, Redis) gives out first.";
+  }
+  return sentence;
+}
+
+function report(run: Run): string {
+  const { shape } = run;
+  const cumulative = shape.stored.length;
+  const out = [
+    `Command: \`${run.command}\` · ${run.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${run.minutes.toFixed(1)} minutes · ${run.code} · ` +
+      `${machine()}, load average ${run.load[0].toFixed(2)} at the start, ${run.load[1].toFixed(2)} at the end · prometheus-pushgateway ${run.versions.gateway}, Prometheus ${run.versions.prometheus} (\`--web.enable-remote-write-receiver\`), redis-server ${run.versions.redis}, all on loopback.`,
+    '',
+    `**Method.** A container is one group of one of ${FUNCTIONS} functions (\`fn-0\`…\`fn-16\`, round-robin: 5,000 containers are ≈ 294 per function). ` +
+      `Every group has the shape of the shop's registry after traffic over ${SHAPE_ROUTES.length} routes (the real families of lib/metrics and the package, ` +
+      `read by the pusher's series reader): ${shape.lines} exposition lines, ${shape.series.length} series of ${shape.families.length} families, ` +
+      `${cumulative} of them cumulative (what Redis stores); one cached product view moves ${shape.moved.length} series of ${shape.movedFamilies.size} families. ` +
+      `**A (Pushgateway):** per level a fresh gateway (memory only, consistency check on) is filled with one group per container, ${FILL_AT_ONCE} POSTs at once, ` +
+      `each the whole group (a container's first push), within ${FILL_BUDGET_MS / 1000} s; if that runs out, the level "did not keep up": it is measured as ` +
+      `far as it got and higher levels are skipped. Then at least ${MIN_POSTS} POSTs one after the other of a changed body (the ${shape.movedFamilies.size} families ` +
+      `a request moves, as our pusher sends them) to groups it holds, and at least ${MIN_SCRAPES} GET /metrics as Prometheus 2.42 asks (gzip), ` +
+      `each for ${MIN_MEASURE_MS / 1000} s at least; the gateway's CPU is utime + stime from /proc/<pid>/stat (clock ticks of ${1000 / CLOCK_TICKS} ms) over them. ` +
+      `"Samples per scrape" are the non-comment lines of /metrics: what each scrape ingests (the gateway's own series and its push_time_seconds per group included). ` +
+      `The derived column is the gateway CPU a fleet would need if every container pushed once per METRICS_PUSH_INTERVAL_MS (${PUSH_INTERVAL_MS / 1000} s). ` +
+      `**B (remote write):** per level Redis is emptied, every container claims a slot of its function and stores its whole state (${STORE_FILL_AT_ONCE} at once); ` +
+      `then ${STORES} timed \`renewAndStore\` calls of what one request moves (the per-invocation cost: a claim is made once per container, at its cold start; ` +
+      `its column is a claim that scans every held slot of a function) and ${FLUSHES} \`flushFleet\` runs into Prometheus, each reading every group from Redis, ` +
+      `summing per function and writing one remote-write request: wall time, this process's CPU (\`process.cpuUsage\`), Redis's and Prometheus's CPU from /proc; ` +
+      `the median run is shown (a run that fails ends its level, and is listed under the table). Containers store no gauge readings here, so a flush ` +
+      `writes the per-function totals only (no \`instance\`). "count() in Prometheus" is \`count({job="bench-scale-<N>"})\` at the last flush's timestamp. A flush keeps up while it ` +
+      `takes less than the ${FLUSH_INTERVAL_MS / 1000} s flush interval (METRICS_FLUSH_INTERVAL_MS: the shop flushes as often as Prometheus scrapes the gateway) and must end within the lease's ` +
+      `${FLUSH_DEADLINE_MS / 1000} s (FLUSH_LOCK_MS less its margin).`,
+    '',
+    '### A. Pushgateway: one group per container, scraped',
+    '',
+    gatewayTable(run.gateway),
+    '',
+    '### B. Remote write: state in Redis, one flusher',
+    '',
+    remoteTable(run.remote),
+    '',
+    '### Where each path stops keeping up',
+    '',
+    `${gatewaySentence(run.gateway, run.containers)} ${remoteSentence(run.remote)}`,
+    '',
+  ];
+  return out.join('\n');
+}
+
+async function writeDoc(generated: string): Promise<void> {
+  const block = `${BEGIN}\n\n${generated}\n${END}`;
+  const doc = await readFile(DOC, 'utf8');
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  let next: string;
+  if (start >= 0 && end > start) next = doc.slice(0, start) + block + doc.slice(end + END.length);
+  else {
+    // First run: a section of its own, right before "## Load" (or at the end).
+    const section = `${HEADING}\n\nPushgateway or remote write, as the fleet grows: \`npm run bench -- --scale\` (scripts/bench/scale.ts; \`--no-write\` prints only, ` +
+      `\`--containers 1,100\` picks the levels). It starts its own redis-server, Pushgateways and Prometheus.\n\n${block}\n\n`;
+    const load = doc.indexOf('\n## Load\n');
+    next = load >= 0 ? doc.slice(0, load + 1) + section + doc.slice(load + 1) : `${doc.trimEnd()}\n\n${section}`;
+  }
+  await writeFile(DOC, next);
+}
+
+// ---- main -------------------------------------------------------------------------------------------------------
+export interface ScaleOptions {
+  containers?: number[];
+  write: boolean;
+  /** As the report names the command that made it. */
+  command: string;
+}
+
+export async function runScale({ containers = [1, 100, 1000, 5000], write, command }: ScaleOptions): Promise<void> {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`${signal}: stopping`);
+      killAllNow();
+      process.exit(130);
+    });
+  }
+  const startedAt = new Date();
+  const loadBefore = os.loadavg()[0]!;
+  const code = codeVersion();
+  try {
+    const shape = await buildShape();
+    say(`group shape: ${shape.lines} lines, ${shape.series.length} series (${shape.stored.length} cumulative), ${Buffer.byteLength(shape.fullBody)} B; one request moves ${shape.moved.length}`);
+    // Memory only: its dir is never written to.
+    const redisPort = await freePort();
+    const redisServer = await start(redisLaunch(redisPort, os.tmpdir(), 'none'));
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const prometheus = await startPrometheus();
+    const gatewayRows: GatewayRow[] = [];
+    const remoteRows: RemoteRow[] = [];
+    let gatewayStopped = false;
+    for (const n of containers) {
+      if (!gatewayStopped) {
+        const row = await measureGateway(n, shape);
+        gatewayRows.push(row);
+        gatewayStopped = !row.keptUp;
+      }
+      remoteRows.push(await measureRemoteWrite(n, shape, redisUrl, redisServer.pid, prometheus));
+    }
+    const redisVersion = await versionOfRedis(redisUrl);
+    const markdown = report({
+      command,
+      startedAt,
+      minutes: (Date.now() - startedAt.getTime()) / 60_000,
+      code,
+      load: [loadBefore, os.loadavg()[0]!],
+      versions: { gateway: gatewayRows[0]?.version ?? '?', prometheus: prometheus.version, redis: redisVersion },
+      shape,
+      containers,
+      gateway: gatewayRows,
+      remote: remoteRows,
+    });
+    process.stdout.write(`${markdown}\n`);
+    if (write) {
+      await writeDoc(markdown);
+      say(`wrote ${path.relative(process.cwd(), DOC) || DOC}`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      containers: { type: 'string', default: '1,100,1000,5000' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const containers = values.containers.split(',').map(Number);
+  if (containers.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= containers[i - 1]!))) {
+    throw new Error('--containers: whole numbers from 1 up, ascending, separated by commas');
+  }
+  const command = `node scripts/bench/scale.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+  try {
+    await runScale({ containers, write: !values['no-write'], command });
+  } catch (err) {
+    say(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exitCode = 1;
+  }
+}
