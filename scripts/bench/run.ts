@@ -15,12 +15,12 @@
 // DATABASE_URL, REDIS_URL and PUSHGATEWAY_URL are used when set; otherwise the embedded PostgreSQL, a redis-server
 // and a prometheus-pushgateway are started on free loopback ports and stopped at the end.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildBundles, coldStart, BUILDS, type BundleInfo, type BuildKind, type ColdStart } from './bundle.ts';
 import { ROOT } from './no-metrics.ts';
+import { writeGenerated } from '../support/generated-section.ts';
 import { SHOP_JOB } from '../../lib/metrics/registry.ts';
 import { startPushgateway, startServers, type Servers } from './servers.ts';
 import { DESCRIPTIONS, OUR_PUSHERS, VARIANTS, type ChildResult, type Variant } from './variants.ts';
@@ -586,17 +586,7 @@ function report({ startedAt, servers, results, stats, orders, breakdown, bundles
 }
 
 async function writeDoc(generated: string): Promise<void> {
-  const block = `${BEGIN}\n\n${generated}\n${END}`;
-  let doc: string;
-  try {
-    doc = await readFile(DOC, 'utf8');
-  } catch {
-    doc = `# Benchmarks\n\nRegenerate with \`npm run bench\`.\n\n## Results\n\n${BEGIN}\n${END}\n`;
-  }
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  doc = start >= 0 && end > start ? doc.slice(0, start) + block + doc.slice(end + END.length) : `${doc.trimEnd()}\n\n## Results\n\n${block}\n`;
-  await writeFile(DOC, doc);
+  await writeGenerated(DOC, { begin: BEGIN, end: END }, generated, (doc, block) => `${doc.trimEnd() || '# Benchmarks\n\nRegenerate with `npm run bench`.'}\n\n## Results\n\n${block}\n`);
 }
 
 try {

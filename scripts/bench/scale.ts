@@ -20,13 +20,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { ROOT } from './no-metrics.ts';
+import { writeGenerated } from '../support/generated-section.ts';
 import { freePort, ServerProcess } from '../servers/process.ts';
 import { prometheusLaunch } from '../servers/prometheus.ts';
 import { pushgatewayLaunch } from '../servers/pushgateway.ts';
@@ -236,8 +236,7 @@ async function startPrometheus(): Promise<Prometheus> {
   const config = path.join(dir, 'prometheus.yml');
   writeFileSync(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n'); // it only receives
   const port = await freePort();
-  const launch = prometheusLaunch(port, config, path.join(dir, 'data'));
-  const server = await start({ ...launch, args: [...launch.args, '--web.enable-remote-write-receiver'] });
+  const server = await start(prometheusLaunch(port, config, path.join(dir, 'data'), { remoteWriteReceiver: true }));
   const url = `http://127.0.0.1:${port}`;
   const info = (await (await fetch(`${url}/api/v1/status/buildinfo`)).json()) as { data?: { version?: string } };
   return { url, server, version: info.data?.version ?? '?' };
@@ -744,20 +743,14 @@ function report(run: Run): string {
 }
 
 async function writeDoc(generated: string): Promise<void> {
-  const block = `${BEGIN}\n\n${generated}\n${END}`;
-  const doc = await readFile(DOC, 'utf8');
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  let next: string;
-  if (start >= 0 && end > start) next = doc.slice(0, start) + block + doc.slice(end + END.length);
-  else {
-    // First run: a section of its own, right before "## Load" (or at the end).
-    const section = `${HEADING}\n\nPushgateway or remote write, as the fleet grows: \`npm run bench -- --scale\` (scripts/bench/scale.ts; \`--no-write\` prints only, ` +
+  // First run: a section of its own, right before "## Load" (or at the end).
+  await writeGenerated(DOC, { begin: BEGIN, end: END }, generated, (doc, block) => {
+    const section =
+      `${HEADING}\n\nPushgateway or remote write, as the fleet grows: \`npm run bench -- --scale\` (scripts/bench/scale.ts; \`--no-write\` prints only, ` +
       `\`--containers 1,100\` picks the levels). It starts its own redis-server, Pushgateways and Prometheus.\n\n${block}\n\n`;
     const load = doc.indexOf('\n## Load\n');
-    next = load >= 0 ? doc.slice(0, load + 1) + section + doc.slice(load + 1) : `${doc.trimEnd()}\n\n${section}`;
-  }
-  await writeFile(DOC, next);
+    return load >= 0 ? doc.slice(0, load + 1) + section + doc.slice(load + 1) : `${doc.trimEnd()}\n\n${section}`;
+  });
 }
 
 // ---- main -------------------------------------------------------------------------------------------------------

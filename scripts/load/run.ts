@@ -26,6 +26,7 @@ import pg from 'pg';
 import { portsFromEnv, start as startTestServers, stop as stopTestServers } from '../servers/cli.ts';
 import { freePort } from '../servers/process.ts';
 import { gatewayGroups, type GatewayGroup } from '../support/gateway.ts';
+import { writeGenerated } from '../support/generated-section.ts';
 import { nginxAvailable, startEdge } from './edge.ts';
 import { cpuSnapshot, sampleTreeMemory, startOffline, type Offline, type TreeMemory } from './offline.ts';
 import { PERF_NODE_OPTIONS, recordPerf } from './perf.ts';
@@ -664,16 +665,10 @@ function report(run: Run): string {
 }
 
 async function writeDoc(generated: string): Promise<void> {
-  const block = `${BEGIN}\n\n${generated}\n${END}`;
-  const doc = await readFile(DOC, 'utf8');
-  const start = doc.indexOf(BEGIN);
-  const end = doc.indexOf(END);
-  const next =
-    start >= 0 && end > start
-      ? doc.slice(0, start) + block + doc.slice(end + END.length)
-      : `${doc.trimEnd()}\n\n## Load\n\nThe whole API under a mixed load through serverless-offline, metrics pushing on against off: \`npm run load\` ` +
-        `(scripts/load/run.ts, \`--no-write\` prints only). It needs wrk and, for the edge phase, nginx (Debian packages).\n\n${block}\n`;
-  await writeFile(DOC, next);
+  await writeGenerated(DOC, { begin: BEGIN, end: END }, generated, (doc, block) =>
+    `${doc.trimEnd()}\n\n## Load\n\nThe whole API under a mixed load through serverless-offline, metrics pushing on against off: \`npm run load\` ` +
+    `(scripts/load/run.ts, \`--no-write\` prints only). It needs wrk and, for the edge phase, nginx (Debian packages).\n\n${block}\n`,
+  );
 }
 
 // ---- main -----------------------------------------------------------------------------------------------------
