@@ -63,14 +63,20 @@ export function cleanMetrics(): Promise<JanitorReport> {
   );
 }
 
+export interface FlushSummary {
+  runs: number;
+  written: number;
+  failed: number;
+  last?: FlushReport;
+}
+
 /**
- * Flushes every `flushIntervalMs` for `flushForMs` (less when the function has less time left): a scheduled
- * function runs at most once a minute, and Prometheus should see the fleet's sums as often as it scrapes.
- * Runs that find another flusher holding the lease write nothing: one writer at a time.
+ * Flushes every `flushIntervalMs` until `until` settles, then lets the run in progress finish. Runs that find
+ * another flusher holding the lease write nothing: one writer at a time.
  */
-export async function flushMetrics(remainingMs: number): Promise<{ runs: number; written: number; failed: number; last?: FlushReport }> {
+export async function flushMetricsUntil(until: Promise<unknown>): Promise<FlushSummary> {
   const rw = remoteWrite!;
-  const summary: { runs: number; written: number; failed: number; last?: FlushReport } = { runs: 0, written: 0, failed: 0 };
+  const summary: FlushSummary = { runs: 0, written: 0, failed: 0 };
   await withSlots(async (slots) => {
     const loop = startFlusher({
       slots: slots!,
@@ -90,10 +96,19 @@ export async function flushMetrics(remainingMs: number): Promise<{ runs: number;
         log.warn('metrics flush failed', { error: err instanceof Error ? err.message : String(err) });
       },
     });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(rw.flushForMs, remainingMs - FLUSH_STOP_MARGIN_MS))));
+    await until;
     await loop.stop();
   });
   return summary;
+}
+
+/**
+ * The scheduled function's share: `flushForMs` of flushes (less when the function has less time left). A
+ * scheduled function runs at most once a minute, and Prometheus should see the fleet's sums as often as it scrapes.
+ */
+export function flushMetrics(remainingMs: number): Promise<FlushSummary> {
+  const forMs = Math.max(0, Math.min(remoteWrite!.flushForMs, remainingMs - FLUSH_STOP_MARGIN_MS));
+  return flushMetricsUntil(new Promise((resolve) => setTimeout(resolve, forMs)));
 }
 
 // Room for the run in progress to finish before the function's timeout: one write attempt's deadline and more.

@@ -87,7 +87,8 @@ function rateIntervalProblem(expr: string): string | undefined {
   return undefined;
 }
 
-const PER_SLOT_GAUGE = /\b(process_[a-z_]+|nodejs_[a-z_]+|db_pool_connections)\b/;
+// A container's own readings. Its counters (`_total`) add up over containers, on either delivery path.
+const PER_SLOT_FAMILY = /\b(?:process_[a-z_]+|nodejs_[a-z_]+|db_pool_connections)\b/g;
 const FRESH_FILTER = /\band\s+on\s*\(\s*function\s*,\s*instance\s*\)\s*\(\s*time\(\)\s*-\s*push_time_seconds\{[^}]*job="serverless-shop"[^}]*\}\s*<\s*\d+\s*\)/;
 
 function overlaps(a: NonNullable<PanelJson['gridPos']>, b: NonNullable<PanelJson['gridPos']>): boolean {
@@ -136,8 +137,8 @@ export const rules: Record<string, Rule> = {
 
   'shows per-slot gauges of fresh slots only': (d) =>
     eachExpr(d, (expr) => {
-      const gauge = PER_SLOT_GAUGE.exec(expr);
-      return gauge && !FRESH_FILTER.test(expr) ? `${gauge[1]} without the push_time_seconds freshness filter` : undefined;
+      const gauge = [...expr.matchAll(PER_SLOT_FAMILY)].map((m) => m[0]).find((name) => !name.endsWith('_total'));
+      return gauge && !FRESH_FILTER.test(expr) ? `${gauge} without the push_time_seconds freshness filter` : undefined;
     }),
 
   'places panels on the 24-column grid without overlap': (d) => {
