@@ -302,8 +302,10 @@ export function createPusher(options: PusherOptions) {
   }
 
   async function storeOverflow(): Promise<void> {
-    if (ledgers.pendingKeys(ledger).length > 0 || (fallback?.account.unsure.length ?? 0) > 0) {
-      let outcome = await storeSlot(ownGroup());
+    const pending = ledgers.pendingKeys(ledger).length > 0;
+    // Only settling a store in doubt is no overflow: nothing new went to the group.
+    if (pending || (fallback?.account.unsure.length ?? 0) > 0) {
+      let outcome = await storeSlot(pending ? ownGroup() : fallback!);
       if (outcome === 'lost') {
         // Retired by the janitor: Redis answers, so it can tell at once which of the group's unsure stores it
         // applied; the rest goes to a new group of ours.
