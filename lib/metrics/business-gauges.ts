@@ -1,7 +1,7 @@
 // The scheduled collector's gauges, in a registry of their own, pushed (PUT: the whole group replaced) to a
 // group of their own: one writer, so the values are the database's, not a sum over containers.
 import { Gauge, Registry } from 'prom-client';
-import { groupUrl, gatewayRequest, type SlotStore } from 'middy-pushgateway';
+import { groupUrl, gatewayRequest, snapshot, type SlotStore, type StoredSeries } from 'middy-pushgateway';
 
 export interface BusinessFigures {
   ordersByStatus: Record<string, number>;
@@ -46,9 +46,6 @@ export async function pushBusinessGauges(options: {
 
 /** With remote write: the same group's readings into Redis, which the flusher writes with its instance and push time. */
 export async function storeBusinessGauges(slots: SlotStore, registry: Registry): Promise<void> {
-  const readings: Parameters<SlotStore['storeGauges']>[2] = [];
-  for (const family of await registry.getMetricsAsJSON()) {
-    for (const v of family.values) readings.push([family.name, family.name, v.labels as Record<string, string>, v.value]); // gauges: one series name per family
-  }
+  const readings = [...(await snapshot(registry)).series.values()].map((s): StoredSeries => [s.family, s.metricName, s.labels, s.value]);
   await slots.storeGauges(COLLECTOR_FUNCTION, COLLECTOR_INSTANCE, readings, Date.now());
 }

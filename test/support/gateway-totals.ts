@@ -11,6 +11,14 @@ export interface GatewayTotals {
   groups: Map<string, { slots: number; overflow: number }>;
 }
 
+/** Counts a group of a function's as a slot (`<fn>-3`) or an overflow group (`<fn>-overflow-…`). */
+export function countGroup(groups: GatewayTotals['groups'], fn: string, instance: string): void {
+  const kinds = groups.get(fn) ?? { slots: 0, overflow: 0 };
+  if (instance.startsWith(`${fn}-overflow-`)) kinds.overflow++;
+  else kinds.slots++;
+  groups.set(fn, kinds);
+}
+
 export async function gatewayTotals(gatewayUrl: string): Promise<GatewayTotals> {
   const body = await readGroups(gatewayUrl);
   const sums = new Map<string, number>();
@@ -18,10 +26,7 @@ export async function gatewayTotals(gatewayUrl: string): Promise<GatewayTotals> 
   for (const group of body.data) {
     const { job, function: fn, instance } = group.labels;
     if (job !== JOB || !fn || !instance) continue;
-    const kinds = groups.get(fn) ?? { slots: 0, overflow: 0 };
-    if (instance.startsWith(`${fn}-overflow-`)) kinds.overflow++;
-    else kinds.slots++;
-    groups.set(fn, kinds);
+    countGroup(groups, fn, instance);
     for (const [, metricName, labels, value] of groupSeries(body, group.labels) ?? []) {
       const key = seriesKey(metricName, { ...labels, function: fn });
       sums.set(key, (sums.get(key) ?? 0) + value);

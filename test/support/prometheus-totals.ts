@@ -3,7 +3,7 @@
 // series key with its `function` label; groups from the instances whose gauge readings were written.
 import { SHOP_JOB as JOB } from '../../lib/metrics/registry.ts';
 import { seriesKey } from '../../packages/middy-pushgateway/src/exposition.ts';
-import type { GatewayTotals } from './gateway-totals.ts';
+import { countGroup, type GatewayTotals } from './gateway-totals.ts';
 
 interface Result {
   metric: Record<string, string>;
@@ -21,11 +21,7 @@ export async function prometheusTotals(prometheusUrl: string): Promise<GatewayTo
     const { __name__: name, job: _job, instance, ...labels } = metric;
     if (name!.startsWith('ALERTS')) continue; // the rules' own series, with the job of the series they watch
     if (instance !== undefined) {
-      if (name !== 'push_time_seconds' || !labels.function) continue;
-      const kinds = groups.get(labels.function) ?? { slots: 0, overflow: 0 };
-      if (instance.startsWith(`${labels.function}-overflow-`)) kinds.overflow++;
-      else kinds.slots++;
-      groups.set(labels.function, kinds);
+      if (name === 'push_time_seconds' && labels.function) countGroup(groups, labels.function, instance);
       continue;
     }
     sums.set(seriesKey(name!, labels), Number(value[1]));

@@ -38,7 +38,7 @@
 import { seriesKey, type Family, type Labels } from './exposition.ts';
 import type { RetiredSeries, SlotStore, StoredSeries } from './slots.ts';
 import { addExact, roundExact } from './exact-sum.ts';
-import { inBatches } from './in-batches.ts';
+import { GROUPS_AT_ONCE, inBatches } from './in-batches.ts';
 import { postWriteRequest, RemoteWriteError, writeRequestBody, type RemoteWriteAuth, type RemoteWriteOptions } from './remote-write.ts';
 
 export interface FleetGroup {
@@ -150,13 +150,17 @@ const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 5000;
 // An attempt with less time than this left is not worth making.
 const MIN_ATTEMPT_MS = 250;
-// Groups read at once: their Redis round trips overlap without flooding Redis.
-const GROUPS_AT_ONCE = 8;
+
+/**
+ * Runs `work` under the flusher's lease, or not at all (undefined) while a flusher holds it: a flush, or
+ * anything a flush must not read in the middle of (the janitor retiring groups).
+ */
+export const underFlusherLease = <T>(slots: SlotStore, work: () => Promise<T>) => slots.exclusive('flusher', FLUSH_LOCK_MS, work);
 
 /** One run: under the lease, read, sum, write. Throws when the write failed for good (or Redis did). */
 export async function flushFleet(options: FlushOptions): Promise<FlushReport> {
   const started = performance.now();
-  const report = await options.slots.exclusive('flusher', FLUSH_LOCK_MS, () => flush(options, started));
+  const report = await underFlusherLease(options.slots, () => flush(options, started));
   return report ?? { groups: 0, gaugeGroups: 0, series: 0, bytes: 0, ms: Math.round(performance.now() - started), attempts: 0, skipped: 'another flusher holds the lease' };
 }
 

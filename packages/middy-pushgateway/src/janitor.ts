@@ -16,9 +16,9 @@
 // script); with both paths, an overflow group deleted from the gateway keeps its state (it expires after a
 // week unused, slots.ts).
 import { isOverflow, type SlotStore } from './slots.ts';
-import { FLUSH_LOCK_MS } from './flusher.ts';
+import { underFlusherLease } from './flusher.ts';
 import { render, storedSeriesMap, type Family, type Series } from './exposition.ts';
-import { inBatches } from './in-batches.ts';
+import { GROUPS_AT_ONCE, inBatches } from './in-batches.ts';
 import { groupSeries, groupUrl, DEFAULT_JOB, gatewayRequest, readGroups, TEXT_FORMAT, type Transport } from './gateway.ts';
 
 export interface JanitorOptions {
@@ -40,8 +40,6 @@ export interface JanitorOptions {
   requestTimeoutMs?: number;
 }
 
-// Groups handled at once: their Redis round trips and POSTs overlap, and a busy gateway is not flooded.
-const GROUPS_AT_ONCE = 8;
 // One run at a time: a run slower than the schedule (a busy machine, a slow gateway) is not joined by the next.
 // Longer than a run should ever take; a crashed run's lock lapses.
 export const RUN_LOCK_MS = 120_000;
@@ -75,7 +73,7 @@ export async function runJanitor(options: JanitorOptions): Promise<JanitorReport
 async function retireIdle(options: JanitorOptions, slots: SlotStore): Promise<JanitorReport> {
   const report: JanitorReport = { deleted: [], healed: [], retired: [] };
   const groups = (await slots.storedGroups()).filter(({ fn }) => options.onlyFunction === undefined || fn === options.onlyFunction);
-  const ran = await slots.exclusive('flusher', FLUSH_LOCK_MS, () =>
+  const ran = await underFlusherLease(slots, () =>
     inBatches(groups, GROUPS_AT_ONCE, async ({ fn, id }) => {
       await slots.withIdleGroup(fn, id, async (stored, group) => {
         if (!stored || (await group.idleMs()) < options.staleAfterSeconds * 1000) return;

@@ -271,10 +271,12 @@ export function createPusher(options: PusherOptions) {
     }
   }
 
-  /** This container's gauge readings into Redis with the group that carries them, at most once per interval. */
-  async function storeGauges(target: Group | undefined, final: boolean): Promise<void> {
-    if (!options.remoteWrite || !target?.lease || (!final && now() - target.gaugesStoredAt < (options.pushIntervalMs ?? 0))) return;
-    await reader.read('gauges');
+  /** Whether this container's gauge readings are due in Redis, with the group that carries them (once per interval). */
+  const gaugesDue = (target: Group | undefined, final: boolean): target is Group & { lease: Lease } =>
+    options.remoteWrite === true && target?.lease !== undefined && (final || now() - target.gaugesStoredAt >= (options.pushIntervalMs ?? 0));
+
+  /** The gauge readings, as last read, into Redis. */
+  async function storeGauges(target: Group & { lease: Lease }): Promise<void> {
     const gauges: StoredSeries[] = [];
     for (const s of own.series.values()) if (!isCumulative(own.families.get(s.family)!.type)) gauges.push([s.family, s.metricName, s.labels, s.value]);
     try {
@@ -294,7 +296,11 @@ export function createPusher(options: PusherOptions) {
   async function storeOnly(final: boolean): Promise<'sent'> {
     try {
       await storeOverflow();
-      await storeGauges(slot ?? fallback, final);
+      const target = slot ?? fallback;
+      if (gaugesDue(target, final)) {
+        await reader.read('gauges');
+        await storeGauges(target);
+      }
       return 'sent';
     } finally {
       pushDuration.observe(labels, (performance.now() - pushStarted) / 1000);
@@ -382,8 +388,9 @@ export function createPusher(options: PusherOptions) {
     // Our own group's record may be only its gateway group: stored as soon as Redis takes it, POST or not.
     if (fallback) await storeOwn(fallback);
     if (!slotDue && !ownDue) return 'deferred';
-    await storeGauges(slot ?? fallback, final);
     await reader.read('gauges');
+    const gaugeGroup = slot ?? fallback;
+    if (gaugesDue(gaugeGroup, final)) await storeGauges(gaugeGroup);
     const failures: unknown[] = [];
     // Gauges are one container's readings: they go with one group, the slot when we hold one.
     for (const [target, due] of [[slot, slotDue], [fallback, ownDue]] as const) {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseSeriesKey, seriesKey, type Family } from './exposition.ts';
 import { DEFAULT_JOB } from './gateway.ts';
+import { GROUPS_AT_ONCE, inBatches } from './in-batches.ts';
 
 export type StoredSeries = [family: string, metricName: string, labels: Record<string, string>, value: number];
 
@@ -84,9 +85,10 @@ export interface IdleGroup {
    * Adds the group's values to its function's retired total (which never expires) and drops its state and
    * gauges, in one script: the fleet's sum stays the same, so a counter written from it by remote write never
    * goes down when a group is let go. The total is kept exact (partials): a float sum regrouped could lose a
-   * last digit. Not while a flusher reads (the caller holds the flusher's lease). A container that held the group and comes back has its store refused: a slot's lease
-   * has lapsed (its next holder starts from zero, which is right: its values are retired), and an overflow
-   * group's lease, which its holder may take again, is fenced for as long as a state lives.
+   * last digit. Not while a flusher reads (the caller holds the flusher's lease). A container that held the
+   * group and comes back has its store refused: a slot's lease has lapsed (its next holder starts from zero,
+   * which is right: its values are retired), and an overflow group's lease, which its holder may take again,
+   * is fenced for as long as a state lives.
    */
   retire(): Promise<void>;
 }
@@ -103,6 +105,7 @@ function keysOf(job: string) {
   // A hash of "<family>|<series key>" -> value, per group.
   const stateKey = (fn: string, id: string | number) => `${statePrefix}${fn}:${id}`;
   const gaugesPrefix = `${prefix}gauges:`;
+  const retiredPrefix = `${prefix}retired:`;
   /** The function and group id after a key's prefix, or undefined for another job's key. */
   const parseGroup = (key: string, groupPrefix: string): { fn: string; id: string } | undefined => {
     if (!key.startsWith(groupPrefix)) return undefined;
@@ -118,9 +121,9 @@ function keysOf(job: string) {
     gauges: (fn: string, id: string) => `${gaugesPrefix}${fn}:${id}`,
     gaugesMatch: `${gaugesPrefix}*`,
     parseGauges: (key: string) => parseGroup(key, gaugesPrefix),
-    retired: (fn: string) => `${prefix}retired:${fn}`,
-    retiredMatch: `${prefix}retired:*`,
-    parseRetired: (key: string) => (key.startsWith(`${prefix}retired:`) ? key.slice(`${prefix}retired:`.length) : undefined),
+    retired: (fn: string) => `${retiredPrefix}${fn}`,
+    retiredMatch: `${retiredPrefix}*`,
+    parseRetired: (key: string) => (key.startsWith(retiredPrefix) ? key.slice(retiredPrefix.length) : undefined),
     // HELP and TYPE per family name, as JSON [type, help] (the gateway wants one HELP per family).
     families: `${prefix}families`,
     lock: (name: string) => `${prefix}lock:${name}`,
@@ -356,12 +359,13 @@ export function createRedisSlotStore(redis: Redis, job: string = DEFAULT_JOB): S
     },
     async storedGauges() {
       const out: { fn: string; id: string; atMs: number; values: StoredSeries[] }[] = [];
-      for (const key of await scan(keys.gaugesMatch)) {
+      // A few at once, as the flusher reads the states: one hash per live container.
+      await inBatches(await scan(keys.gaugesMatch), GROUPS_AT_ONCE, async (key) => {
         const group = keys.parseGauges(key);
-        if (!group) continue;
+        if (!group) return;
         const { [GAUGES_STORED_AT]: at, ...hash } = await redis.hgetall(key);
         if (at !== undefined) out.push({ ...group, atMs: Number(at), values: fromFields(hash) });
-      }
+      });
       return out;
     },
     async retiredTotals() {
